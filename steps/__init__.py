@@ -1,0 +1,1 @@
+"""data-registry: versioned datasets as DVC pipelines, released as immutable git tags."""

@@ -1,0 +1,65 @@
+"""Runtime configuration from the environment and `.env.<profile>` files (pydantic-settings)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Profile = Literal["local", "docker", "cluster"]
+
+
+class Settings(BaseSettings):
+    """Non-secret settings; `.env.<DREG_PROFILE>` supplies defaults, the environment overrides them."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    profile: Profile = Field("local", alias="DREG_PROFILE")
+    dvc_remote: str = Field("local", alias="DVC_REMOTE")
+    local_remote_url: str | None = Field(None, alias="DVC_LOCAL_REMOTE_URL")
+    s3_remote_url: str | None = Field(None, alias="DVC_S3_URL")
+    s3_endpoint_url: str | None = Field(None, alias="DVC_S3_ENDPOINT_URL")
+    mirror: str | None = Field(None, alias="DREG_MIRROR")
+    download_retries: int = Field(4, ge=1, alias="DREG_DOWNLOAD_RETRIES")
+    download_backoff_s: float = Field(1.0, ge=0, alias="DREG_DOWNLOAD_BACKOFF")
+    git_remote: str = Field("origin", alias="DREG_GIT_REMOTE")
+    mlflow_tracking_uri: str | None = Field(None, alias="MLFLOW_TRACKING_URI")
+    pgvector_host: str | None = Field(None, alias="PGVECTOR_HOST")
+    pgvector_port: int = Field(5432, alias="PGVECTOR_PORT")
+    pgvector_user: str = Field("postgres", alias="PGVECTOR_USER")
+    pgvector_database: str = Field("postgres", alias="PGVECTOR_DATABASE")
+    ray_address: str | None = Field(None, alias="RAY_ADDRESS")
+    docker_image_tag: str | None = Field(None, alias="DOCKER_IMAGE_TAG")
+    argo_workflow_uid: str | None = Field(None, alias="ARGO_WORKFLOW_UID")
+
+
+class Credentials(BaseSettings):
+    """Secrets: read from the process environment only, never from a file in git."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_file=None)
+
+    pgvector_password: SecretStr | None = Field(None, alias="PGVECTOR_PASSWORD")
+    github_token: SecretStr | None = Field(None, alias="GITHUB_TOKEN")
+    mlflow_tracking_token: SecretStr | None = Field(None, alias="MLFLOW_TRACKING_TOKEN")
+
+
+def profile_env_file(root: Path | None = None) -> Path:
+    """The `.env.<profile>` file that applies (profile from `DREG_PROFILE`, default `local`)."""
+    profile = os.environ.get("DREG_PROFILE", "local")
+    return (root or Path.cwd()) / f".env.{profile}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for this process: environment first, then the profile's `.env` file."""
+    return Settings(_env_file=profile_env_file())
+
+
+@lru_cache(maxsize=1)
+def get_credentials() -> Credentials:
+    """Credentials for this process, from the environment only."""
+    return Credentials()

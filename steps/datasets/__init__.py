@@ -1,0 +1,1 @@
+"""One module per dataset, each exposing its stages to `python -m steps.datasets.<module> STAGE`."""

@@ -1,0 +1,156 @@
+"""fashion-mnist: the four IDX gzip files, verified by MD5, as parquet splits of 784 uint8 pixels."""
+
+from __future__ import annotations
+
+import gzip
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import Field, HttpUrl
+
+from steps.atomic import write_json
+from steps.download import fetch
+from steps.errors import DregError
+from steps.metadata import build_lineage, read_sources, write_metadata
+from steps.params import Params, load_params
+from steps.stage import run_stage_main
+from steps.tables import class_counts, split_indices, write_parquet
+
+DATASET = "fashion-mnist"
+DATA = Path("data") / DATASET
+RAW, PROCESSED = DATA / "raw", DATA / "processed"
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+ROWS = COLS = 28
+PIXELS = ROWS * COLS
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+class SourceFile(Params):
+    name: str
+    md5: str | None = None
+
+
+class Download(Params):
+    base_url: HttpUrl
+    files: dict[str, SourceFile]
+
+
+class Process(Params):
+    val_fraction: float = Field(gt=0, lt=1)
+    seed: int
+
+
+class FashionParams(Params):
+    download: Download
+    process: Process
+
+
+def params() -> FashionParams:
+    p = load_params(DATASET, FashionParams)
+    if sorted(p.download.files) != sorted(FILE_KEYS):
+        raise DregError(f"params download.files must name exactly {list(FILE_KEYS)}", "see pipelines/fashion-mnist/params.yaml")
+    return p
+
+
+def download() -> None:
+    """Fetch the four IDX files and verify each against its published MD5."""
+    d = params().download
+    base = str(d.base_url).rstrip("/")
+    sources = [
+        {"role": key, **fetch(f"{base}/{f.name}", RAW / f.name, dataset=DATASET, md5=f.md5)}
+        for key, f in sorted(d.files.items())
+    ]
+    write_json(RAW / "sources.json", {"sources": sources})
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """Decode a gzipped IDX file (images → (n, 784) uint8, labels → (n,) uint8)."""
+    try:
+        buf = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError) as exc:
+        raise DregError(f"{path}: not a gzip file ({exc})", "re-run the download stage") from None
+    header = np.frombuffer(buf, dtype=">u4", count=3 if magic == IMAGE_MAGIC else 2)
+    if int(header[0]) != magic:
+        raise DregError(f"{path}: IDX magic {int(header[0])} != {magic}", "is this the right file?")
+    n = int(header[1])
+    if magic == IMAGE_MAGIC:
+        data = np.frombuffer(buf, dtype=np.uint8, offset=16)
+        if data.size != n * PIXELS or tuple(np.frombuffer(buf, ">u4", 2, 8)) != (ROWS, COLS):
+            raise DregError(f"{path}: expected {n} images of {ROWS}x{COLS}", "the file is truncated or corrupt")
+        return data.reshape(n, PIXELS)
+    data = np.frombuffer(buf, dtype=np.uint8, offset=8)
+    if data.size != n or (data.size and int(data.max()) >= len(CLASSES)):
+        raise DregError(f"{path}: expected {n} labels in 0..{len(CLASSES) - 1}", "the file is truncated or corrupt")
+    return data
+
+
+def image_table(images: np.ndarray, labels: np.ndarray) -> pa.Table:
+    """Arrow table with `image` (fixed-size list of 784 uint8, row-major) and `label` (uint8)."""
+    flat = pa.array(np.ascontiguousarray(images).reshape(-1))
+    return pa.table({"image": pa.FixedSizeListArray.from_arrays(flat, PIXELS), "label": pa.array(labels)})
+
+
+def process() -> None:
+    """Seeded train/val split of the training set, plus the test set, as parquet."""
+    p = params()
+    files = {k: RAW / f.name for k, f in p.download.files.items()}
+    with ThreadPoolExecutor(4) as pool:
+        magic = {"images": IMAGE_MAGIC, "labels": LABEL_MAGIC}
+        arrays = dict(zip(FILE_KEYS, pool.map(lambda k: read_idx(files[k], magic[k.split("_")[1]]), FILE_KEYS)))
+    images, labels = arrays["train_images"], arrays["train_labels"]
+    if len(images) != len(labels) or len(arrays["test_images"]) != len(arrays["test_labels"]):
+        raise DregError("image and label counts differ", "the IDX files do not belong together")
+    train, val = split_indices(len(labels), p.process.val_fraction, p.process.seed)
+    jobs = {"train": (images[train], labels[train]), "val": (images[val], labels[val]),
+            "test": (arrays["test_images"], arrays["test_labels"])}
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda s: write_parquet(image_table(*jobs[s]), PROCESSED / s / f"{s}.parquet"), jobs))
+
+
+def pixel_moments(images: np.ndarray) -> tuple[float, float]:
+    """Exact mean and std of pixels scaled to [0, 1] (integer sums, so the result is deterministic)."""
+    x = images.astype(np.int64, copy=False).reshape(-1)
+    n = x.size
+    s, ss = int(x.sum()), int(np.dot(x, x))
+    mean = s / n
+    return mean / 255.0, float(np.sqrt(max(ss / n - mean * mean, 0.0))) / 255.0
+
+
+def read_split(split: str) -> tuple[np.ndarray, np.ndarray]:
+    table = pq.read_table(PROCESSED / split / f"{split}.parquet")
+    images = table.column("image").combine_chunks().values.to_numpy().reshape(-1, PIXELS)
+    return images, table.column("label").to_numpy()
+
+
+def analyze() -> None:
+    """Pixel mean/std of the training split, class names and per-split distributions into metadata.json."""
+    splits = {s: read_split(s) for s in ("train", "val", "test")}
+    mean, std = pixel_moments(splits["train"][0])
+    metrics = {s: {"class_distribution": {CLASSES[int(k)]: v for k, v in class_counts(y).items()}}
+               for s, (_, y) in splits.items()}
+    metrics["train"].update(pixel_mean=round(mean, 8), pixel_std=round(std, 8))
+    write_metadata(
+        DATASET,
+        schema={
+            "features": {
+                "image": {"dtype": "uint8", "shape": [ROWS, COLS], "layout": "row-major", "scale": 255},
+                "label": {"dtype": "uint8", "classes": CLASSES},
+            },
+            "files": {s: f"processed/{s}/{s}.parquet" for s in splits},
+        },
+        splits={s: {"num_samples": int(len(y))} for s, (_, y) in splits.items()},
+        metrics=metrics,
+        lineage=build_lineage(read_sources(RAW / "sources.json"), params().model_dump(mode="json")),
+    )
+
+
+def main() -> None:
+    run_stage_main(DATASET, {"download": download, "process": process, "analyze": analyze})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""wine-quality: UCI red and white wine CSVs merged into one table with a `wine_type` column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from pydantic import Field, HttpUrl
+
+from steps.atomic import atomic_path, write_json
+from steps.download import fetch
+from steps.errors import DregError
+from steps.metadata import build_lineage, read_sources, write_metadata
+from steps.params import Params, load_params
+from steps.stage import run_stage_main
+from steps.tables import class_counts, numeric_stats, split_indices, write_parquet
+
+DATASET = "wine-quality"
+DATA = Path("data") / DATASET
+RAW, PROCESSED = DATA / "raw", DATA / "processed"
+FEATURES = [
+    "fixed acidity", "volatile acidity", "citric acid", "residual sugar", "chlorides",
+    "free sulfur dioxide", "total sulfur dioxide", "density", "pH", "sulphates", "alcohol",
+]
+LABEL = "quality"
+
+
+class Source(Params):
+    url: HttpUrl
+    sha256: str | None = None
+
+
+class Download(Params):
+    sources: dict[str, Source] = Field(min_length=1)
+
+
+class Process(Params):
+    val_fraction: float = Field(gt=0, lt=1)
+    seed: int
+
+
+class WineParams(Params):
+    download: Download
+    process: Process
+
+
+def params() -> WineParams:
+    return load_params(DATASET, WineParams)
+
+
+def download() -> None:
+    """Fetch each wine-type CSV and record its source (URL, checksums) in raw/sources.json."""
+    sources = [
+        {"wine_type": wine_type, **fetch(str(src.url), RAW / f"{wine_type}.csv", dataset=DATASET, sha256=src.sha256)}
+        for wine_type, src in params().download.sources.items()
+    ]
+    write_json(RAW / "sources.json", {"sources": sources})
+
+
+def read_wine_csv(path: Path, wine_type: str) -> pd.DataFrame:
+    """Read one UCI wine CSV (semicolon-separated) and check its columns."""
+    frame = pd.read_csv(path, sep=";")
+    missing = [c for c in [*FEATURES, LABEL] if c not in frame.columns]
+    if missing:
+        raise DregError(f"{path}: missing columns {missing}", "is this the UCI semicolon-separated wine CSV?")
+    if not all(pd.api.types.is_numeric_dtype(frame[c]) for c in [*FEATURES, LABEL]) or frame.isna().any().any():
+        raise DregError(f"{path}: non-numeric or empty values", "the source file is malformed")
+    return frame[[*FEATURES, LABEL]].assign(wine_type=wine_type)
+
+
+def process() -> None:
+    """Merge red and white into processed/wine-quality.csv and a seeded, stratified train/val parquet split."""
+    p = params().process
+    sources = read_sources(RAW / "sources.json")
+    frame = pd.concat([read_wine_csv(RAW / s["file"], s["wine_type"]) for s in sources], ignore_index=True)
+    with atomic_path(PROCESSED / "wine-quality.csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    train, val = split_indices(len(frame), p.val_fraction, p.seed, stratify=frame[LABEL])
+    for split, idx in (("train", train), ("val", val)):
+        table = pa.Table.from_pandas(frame.iloc[idx].reset_index(drop=True), preserve_index=False)
+        write_parquet(table, PROCESSED / split / f"{split}.parquet")
+
+
+def analyze() -> None:
+    """Feature statistics, class distribution and lineage into metadata.json."""
+    splits = {s: pd.read_parquet(PROCESSED / s / f"{s}.parquet") for s in ("train", "val")}
+    full = pd.concat(splits.values(), ignore_index=True)
+    classes = sorted(int(q) for q in full[LABEL].unique())
+    schema = {
+        "features": {
+            **{c: {"dtype": "float64"} for c in FEATURES},
+            "wine_type": {"dtype": "string", "classes": sorted(full["wine_type"].unique().tolist())},
+            LABEL: {"dtype": "int64", "classes": classes},
+            "label": {"column": LABEL, "classes": classes},
+        },
+        "files": {"csv": "processed/wine-quality.csv", "train": "processed/train/train.parquet",
+                  "val": "processed/val/val.parquet"},
+    }
+    metrics = {
+        "features": {c: numeric_stats(full[c].to_numpy()) for c in FEATURES},
+        **{s: {"class_distribution": class_counts(f[LABEL]), "wine_type_distribution": class_counts(f["wine_type"])}
+           for s, f in splits.items()},
+    }
+    write_metadata(
+        DATASET,
+        schema=schema,
+        splits={s: {"num_samples": len(f)} for s, f in splits.items()},
+        metrics=metrics,
+        lineage=build_lineage(read_sources(RAW / "sources.json"), params().model_dump(mode="json")),
+    )
+
+
+def main() -> None:
+    run_stage_main(DATASET, {"download": download, "process": process, "analyze": analyze})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""DVC operations used by the CLI: open the repo with remote config, reproduce, push, check the remote."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from steps.config import Settings, get_settings
+from steps.errors import DregError
+
+
+def dvc_config(settings: Settings | None = None) -> dict[str, Any]:
+    """DVC config overrides from settings: default remote, local folder URL, S3 URL and endpoint."""
+    s = settings or get_settings()
+    remote: dict[str, dict[str, str]] = {}
+    if s.local_remote_url:
+        remote["local"] = {"url": s.local_remote_url}
+    minio = {k: v for k, v in (("url", s.s3_remote_url), ("endpointurl", s.s3_endpoint_url)) if v}
+    if minio:
+        remote["minio"] = minio
+    return {"core": {"remote": s.dvc_remote}, **({"remote": remote} if remote else {})}
+
+
+def open_repo(root: Path | str = "."):
+    """A dvc Repo at `root` with the configured remote selected."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    _python_on_path()
+    try:
+        repo = Repo(str(root), config=dvc_config())
+    except DvcException as exc:
+        raise DregError(f"cannot open DVC repo at {root}: {exc}", "run dreg from the registry checkout") from None
+    repo.scm_context.quiet = True  # dreg commits releases itself; DVC's "git add" advice would mislead
+    return repo
+
+
+def _python_on_path() -> None:
+    """Stage commands say `python`: make that this interpreter, whatever shell started us."""
+    bindir = os.path.dirname(sys.executable)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def dvc_yaml(dataset: str) -> str:
+    return f"pipelines/{dataset}/dvc.yaml"
+
+
+def target(repo, dataset: str) -> str:
+    """Absolute dvc.yaml path of a pipeline in `repo` (DVC resolves relative targets against the cwd)."""
+    return os.path.join(repo.root_dir, dvc_yaml(dataset))
+
+
+def lock_path(dataset: str) -> str:
+    return f"pipelines/{dataset}/dvc.lock"
+
+
+def reproduce(repo, dataset: str, stage: str | None = None, force: bool = False) -> list[str]:
+    """Reproduce a pipeline (or one stage of it); return the names of the stages that ran."""
+    from dvc.exceptions import DvcException
+
+    spec = target(repo, dataset) + (f":{stage}" if stage else "")
+    try:
+        stages = repo.reproduce(spec, single_item=stage is not None, force=force)
+    except DvcException as exc:
+        cause = exc.__cause__ or exc
+        raise DregError(
+            f"{dataset}: {'stage ' + stage if stage else 'pipeline'} failed: {str(cause).splitlines()[0]}",
+            "see the stage's error above; nothing was published",
+        ) from None
+    return [s.name for s in stages]
+
+
+def lock_outputs(lock_text: str | None) -> dict[str, str]:
+    """{output path: hash} of every stage output recorded in a dvc.lock text."""
+    if not lock_text:
+        return {}
+    lock = yaml.safe_load(lock_text) or {}
+    return {
+        out["path"]: out.get("md5") or out.get("hash") or ""
+        for stage in (lock.get("stages") or {}).values()
+        for out in stage.get("outs", [])
+    }
+
+
+def push_outputs(repo, dataset: str) -> int:
+    """Push the pipeline's cached outputs to the selected remote; return the number of files sent."""
+    from dvc.exceptions import DvcException
+
+    remote = get_settings().dvc_remote
+    try:
+        return repo.push(targets=[target(repo, dataset)], remote=remote)
+    except (DvcException, OSError) as exc:
+        raise DregError(
+            f"push to DVC remote '{remote}' failed: {str(exc).splitlines()[0]}",
+            "check the remote's URL/endpoint and credentials (DVC_REMOTE, DVC_S3_ENDPOINT_URL, AWS_*); nothing was published",
+        ) from None
+
+
+def release_objects(repo, dataset: str) -> list[str]:
+    """Every object id a release needs in the remote: cached outputs, and the members of directory outputs."""
+    oids: list[str] = []
+    for stage in repo.stage.collect(target(repo, dataset)):
+        for out in stage.outs:
+            oid = out.hash_info.value if out.use_cache and out.hash_info else None
+            if not oid:
+                continue
+            oids.append(oid)
+            if oid.endswith(".dir"):
+                manifest = json.loads(Path(repo.cache.local.oid_to_path(oid)).read_text())
+                oids.extend(entry["md5"] for entry in manifest)
+    return oids
+
+
+def missing_in_remote(repo, dataset: str) -> list[str]:
+    """Object ids of the release that the selected remote does not have."""
+    from dvc.exceptions import DvcException
+
+    remote = get_settings().dvc_remote
+    oids = release_objects(repo, dataset)
+    try:
+        odb = repo.cloud.get_remote_odb(name=remote, command="publish")
+        present = set(odb.oids_exist(oids))
+    except (DvcException, OSError) as exc:
+        raise DregError(f"cannot list DVC remote '{remote}': {exc}", "check the remote's URL and credentials") from None
+    return sorted(set(oids) - present)
