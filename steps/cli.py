@@ -171,6 +171,9 @@ def verify_cmd(tag: str) -> None:
     console.print(f"[bold green]{tag} is reproducible[/bold green] ({len(report.matched)} outputs match)")
 
 
+# Feature modules register their commands here (one line each).
+
+
 def main() -> None:
     """Console entry point: DregError → one line on stderr, exit 1."""
     try:
