@@ -76,6 +76,15 @@ def _progress() -> Progress:
     )
 
 
+def local_mirror(dataset: str) -> tuple[Path, str] | None:
+    """The dataset's folder in a local `DREG_MIRROR` and its kind (`mirror`, or `sample` for a demo mirror)."""
+    mirror = get_settings().mirror
+    if not mirror or "://" in mirror:
+        return None
+    root = Path(mirror)
+    return root / dataset, "sample" if (root / SAMPLE_MARKER).exists() else "mirror"
+
+
 def resolve_source(url: str, dataset: str) -> tuple[str, str]:
     """Where to fetch `url` from and its kind: `url`, `mirror` or `sample` (a demo mirror)."""
     mirror = get_settings().mirror
@@ -84,9 +93,8 @@ def resolve_source(url: str, dataset: str) -> tuple[str, str]:
     name = Path(urlparse(url).path).name
     if "://" in mirror:
         return f"{mirror.rstrip('/')}/{dataset}/{name}", "mirror"
-    root = Path(mirror)
-    kind = "sample" if (root / SAMPLE_MARKER).exists() else "mirror"
-    return str(root / dataset / name), kind
+    folder, kind = local_mirror(dataset)  # type: ignore[misc]
+    return str(folder / name), kind
 
 
 def fetch(

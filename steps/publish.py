@@ -11,7 +11,7 @@ from rich.console import Console
 from steps.config import get_settings
 from steps.dvcops import lock_outputs, lock_path, missing_in_remote, open_repo, push_outputs, target
 from steps.errors import DregError
-from steps.gitinfo import git, git_out, head_commit, show_file
+from steps.gitinfo import git, head_commit, show_file
 from steps.metadata import stable_view
 from steps.versions import Bump, Version, list_versions, next_version
 
@@ -82,9 +82,11 @@ def check_publishable(repo, dataset: str, root: Path) -> None:
         drift = repo.status(targets=[target(repo, dataset)])
     except DvcException as exc:
         raise DregError(f"{dataset}: cannot check outputs: {exc}", f"run `dreg run {dataset}`") from None
+    drift = {stage: [c for c in changes if c != "always changed"] for stage, changes in drift.items()}
+    drift = {stage: changes for stage, changes in drift.items() if changes}
     if drift:
         raise DregError(
-            f"{dataset}: outputs differ from dvc.lock ({', '.join(sorted(drift))})", f"run `dreg run {dataset}` first"
+            f"{dataset}: workspace differs from dvc.lock ({', '.join(sorted(drift))})", f"run `dreg run {dataset}` first"
         )
     meta = _read(root / metadata_rel(dataset))
     kind = json.loads(meta).get("lineage", {}).get("source", {}).get("kind") if meta else None
