@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from enum import Enum
 from pathlib import Path
@@ -25,13 +26,19 @@ app = typer.Typer(
 )
 console = Console(highlight=False)
 
+class MessageOnly(logging.Formatter):
+    """DVC log lines without tracebacks: failures reach the user as one DregError line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage()
+
+
 def _setup_dvc_logging() -> None:
     """Show DVC's stage progress lines on stderr."""
-    import logging
-
     import dvc.logger  # noqa: F401  (its import installs DVC's own handlers, which we replace)
 
     handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(MessageOnly())
     logger = logging.getLogger("dvc")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO)

@@ -90,12 +90,10 @@ def lock_outputs(lock_text: str | None) -> dict[str, str]:
 
 def push_outputs(repo, dataset: str) -> int:
     """Push the pipeline's cached outputs to the selected remote; return the number of files sent."""
-    from dvc.exceptions import DvcException
-
     remote = get_settings().dvc_remote
     try:
         return repo.push(targets=[target(repo, dataset)], remote=remote)
-    except (DvcException, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure (DVC, botocore, fsspec) means: not published
         raise DregError(
             f"push to DVC remote '{remote}' failed: {str(exc).splitlines()[0]}",
             "check the remote's URL/endpoint and credentials (DVC_REMOTE, DVC_S3_ENDPOINT_URL, AWS_*); nothing was published",
@@ -119,13 +117,11 @@ def release_objects(repo, dataset: str) -> list[str]:
 
 def missing_in_remote(repo, dataset: str) -> list[str]:
     """Object ids of the release that the selected remote does not have."""
-    from dvc.exceptions import DvcException
-
     remote = get_settings().dvc_remote
     oids = release_objects(repo, dataset)
     try:
         odb = repo.cloud.get_remote_odb(name=remote, command="publish")
         present = set(odb.oids_exist(oids))
-    except (DvcException, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001
         raise DregError(f"cannot list DVC remote '{remote}': {exc}", "check the remote's URL and credentials") from None
     return sorted(set(oids) - present)

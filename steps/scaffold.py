@@ -65,6 +65,7 @@ def update_params(root: Path, dataset: str, updates: dict) -> None:
 
 def create_registry(base: Path, source: Path = PROJECT_ROOT, allow_sample_data: bool = False) -> Registry:
     """`base/registry` (work tree on `main`), `base/origin.git` (bare) and `base/dvc-remote` (DVC remote)."""
+    base = base.resolve()
     reg = Registry(base / "registry", base / "origin.git", base / "dvc-remote")
     reg.root.mkdir(parents=True)
     reg.remote.mkdir(parents=True, exist_ok=True)
