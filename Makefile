@@ -31,4 +31,4 @@ bench-embeddings: $(VENV)
 clean-demo:
 	rm -rf .demo
 
-include cluster.mk
+-include cluster.mk

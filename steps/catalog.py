@@ -7,6 +7,7 @@ from pathlib import Path
 from types import ModuleType
 
 from steps.errors import DregError
+from steps.yamlio import load_yaml
 
 
 def pipeline_datasets(root: Path | str = ".") -> list[str]:
@@ -32,9 +33,7 @@ def require_pipeline(dataset: str, root: Path | str = ".") -> None:
 
 def stages_of(dataset: str, root: Path | str = ".") -> list[str]:
     """Stage names of a pipeline, in dvc.yaml order."""
-    import yaml
-
-    doc = yaml.safe_load(Path(root, "pipelines", dataset, "dvc.yaml").read_text()) or {}
+    doc = load_yaml(Path(root, "pipelines", dataset, "dvc.yaml").read_text()) or {}
     return list(doc.get("stages", {}))
 
 
@@ -46,8 +45,25 @@ def dataset_module(dataset: str) -> ModuleType | None:
         return None
 
 
+def params_unchanged_since_lock(dataset: str, root: Path | str = ".") -> bool:
+    """True when every params section recorded in dvc.lock equals params.yaml (already validated by that run)."""
+    lock_file = Path(root, "pipelines", dataset, "dvc.lock")
+    if not lock_file.exists():
+        return False
+    current = load_yaml(Path(root, "pipelines", dataset, "params.yaml").read_text()) or {}
+    lock = load_yaml(lock_file.read_text()) or {}
+    recorded = [section for stage in (lock.get("stages") or {}).values()
+                for section in (stage.get("params") or {}).values()]
+    return bool(recorded) and all(current.get(k) == v for section in recorded for k, v in section.items())
+
+
 def check_params(dataset: str) -> None:
-    """Validate a pipeline's params before anything runs (the module's `params()` raises DregError)."""
+    """Validate a pipeline's params before anything runs (the module's `params()` raises DregError).
+
+    Skipped when dvc.lock already records exactly these params: the run that wrote it validated them.
+    """
+    if params_unchanged_since_lock(dataset):
+        return
     module = dataset_module(dataset)
     if module is not None and hasattr(module, "params"):
         module.params()

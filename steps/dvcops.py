@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from steps.config import Settings, get_settings
 from steps.errors import DregError
+from steps.yamlio import load_yaml
 
 
 def dvc_config(settings: Settings | None = None) -> dict[str, Any]:
@@ -80,7 +79,7 @@ def lock_outputs(lock_text: str | None) -> dict[str, str]:
     """{output path: hash} of every stage output recorded in a dvc.lock text."""
     if not lock_text:
         return {}
-    lock = yaml.safe_load(lock_text) or {}
+    lock = load_yaml(lock_text) or {}
     return {
         out["path"]: out.get("md5") or out.get("hash") or ""
         for stage in (lock.get("stages") or {}).values()

@@ -180,18 +180,19 @@ def push_release(dataset: str, version: Version, bump: Bump, root: Path) -> Vers
 
 
 def publish_release(
-    dataset: str, bump: Bump = "patch", automated: bool = False, push: bool = False, root: Path | str = "."
+    dataset: str, bump: Bump = "patch", automated: bool = False, push: bool = False, root: Path | str = ".",
+    repo=None,
 ) -> Release | None:
     """Publish what is reproduced as a new version; None when nothing changed since the latest release."""
     root = Path(root).resolve()
-    repo = open_repo(root)
-    check_publishable(repo, dataset, root)
     if push:
         fetch_origin(root, current_branch(root))
     latest = (list_versions(dataset, root) or [None])[0]
-    if not changed_since(latest, dataset, root):
+    if (root / lock_path(dataset)).exists() and not changed_since(latest, dataset, root):
         console.print(f"{dataset}: nothing changed since {latest.tag if latest else '-'}; no release")
         return None
+    repo = repo or open_repo(root)
+    check_publishable(repo, dataset, root)
     with console.status(f"pushing {dataset} data to DVC remote '{get_settings().dvc_remote}'"):
         sent = push_outputs(repo, dataset)
         missing = missing_in_remote(repo, dataset)

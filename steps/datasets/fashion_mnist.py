@@ -95,20 +95,30 @@ def image_table(images: np.ndarray, labels: np.ndarray) -> pa.Table:
 
 
 def process() -> None:
-    """Seeded train/val split of the training set, plus the test set, as parquet."""
+    """Seeded train/val split of the training set, plus the test set, as parquet.
+
+    The test split is decoded and written while the training files decode (zlib and parquet release the GIL).
+    """
     p = params()
     files = {k: RAW / f.name for k, f in p.download.files.items()}
-    with ThreadPoolExecutor(4) as pool:
-        magic = {"images": IMAGE_MAGIC, "labels": LABEL_MAGIC}
-        arrays = dict(zip(FILE_KEYS, pool.map(lambda k: read_idx(files[k], magic[k.split("_")[1]]), FILE_KEYS)))
-    images, labels = arrays["train_images"], arrays["train_labels"]
-    if len(images) != len(labels) or len(arrays["test_images"]) != len(arrays["test_labels"]):
-        raise DregError("image and label counts differ", "the IDX files do not belong together")
-    train, val = split_indices(len(labels), p.process.val_fraction, p.process.seed)
-    jobs = {"train": (images[train], labels[train]), "val": (images[val], labels[val]),
-            "test": (arrays["test_images"], arrays["test_labels"])}
+
+    def write_split(split: str, images: np.ndarray, labels: np.ndarray) -> None:
+        if len(images) != len(labels):
+            raise DregError(f"{split}: {len(images)} images but {len(labels)} labels", "the IDX files do not belong together")
+        write_parquet(image_table(images, labels), PROCESSED / split / f"{split}.parquet")
+
     with ThreadPoolExecutor(3) as pool:
-        list(pool.map(lambda s: write_parquet(image_table(*jobs[s]), PROCESSED / s / f"{s}.parquet"), jobs))
+        test = pool.submit(lambda: write_split("test", read_idx(files["test_images"], IMAGE_MAGIC),
+                                               read_idx(files["test_labels"], LABEL_MAGIC)))
+        labels = read_idx(files["train_labels"], LABEL_MAGIC)
+        images = read_idx(files["train_images"], IMAGE_MAGIC)
+        if len(images) != len(labels):
+            raise DregError(f"train: {len(images)} images but {len(labels)} labels", "the IDX files do not belong together")
+        train, val = split_indices(len(labels), p.process.val_fraction, p.process.seed)
+        val_done = pool.submit(write_split, "val", images[val], labels[val])
+        write_split("train", images[train], labels[train])
+        val_done.result()
+        test.result()
 
 
 def pixel_moments(images: np.ndarray) -> tuple[float, float]:
