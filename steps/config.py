@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     download_retries: int = Field(4, ge=1, alias="DREG_DOWNLOAD_RETRIES")
     download_backoff_s: float = Field(1.0, ge=0, alias="DREG_DOWNLOAD_BACKOFF")
     git_remote: str = Field("origin", alias="DREG_GIT_REMOTE")
+    release_branch: str = Field("main", alias="DREG_RELEASE_BRANCH")
     mlflow_tracking_uri: str | None = Field(None, alias="MLFLOW_TRACKING_URI")
     pgvector_host: str | None = Field(None, alias="PGVECTOR_HOST")
     pgvector_port: int = Field(5432, alias="PGVECTOR_PORT")

@@ -118,9 +118,13 @@ def commit_and_tag(dataset: str, version: Version, root: Path) -> str:
 
 
 def current_branch(root: Path) -> str:
+    """The branch releases are committed on; a detached HEAD (a CI checkout of a sha) gets the release branch."""
     branch = git("symbolic-ref", "--quiet", "--short", "HEAD", cwd=root, check=False).stdout.strip()
-    if not branch:
-        raise DregError("HEAD is detached", "check out the branch releases go to (e.g. `git switch main`)")
+    if branch:
+        return branch
+    branch = get_settings().release_branch
+    git("checkout", "-q", "-B", branch, cwd=root)
+    console.print(f"HEAD was detached: releasing on branch '{branch}' (DREG_RELEASE_BRANCH)")
     return branch
 
 

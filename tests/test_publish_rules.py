@@ -191,3 +191,14 @@ def test_verify_passes_on_clean_tag_and_reports_tampered_output(registry, dreg, 
     assert bad.returncode == 1
     assert f"differs data/{dataset}/processed" in bad.stdout
     assert "not reproducible" in bad.stderr
+
+
+def test_publish_from_a_detached_checkout_lands_on_the_release_branch(registry, dreg, tmp_path):
+    """A CI/Argo checkout of a commit sha (detached HEAD) still publishes onto main."""
+    clone = tmp_path / "ci-checkout"
+    subprocess.run(["git", "clone", "-q", str(registry.origin), str(clone)], check=True)
+    git(clone, "checkout", "-q", "--detach", git(clone, "rev-parse", "HEAD"))
+    result = run_dreg(clone, "run", "wine-quality", "--push")
+    assert result.returncode == 0, result.stderr
+    assert tags(registry.origin) == ["wine-quality-v1.0.0"]
+    assert git(registry.origin, "log", "-1", "--format=%s", "main") == "chore(wine-quality): release v1.0.0"

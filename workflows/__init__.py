@@ -1,0 +1,1 @@
+"""Hera definitions of the cluster pipelines; `python -m workflows.render` writes their YAML."""
