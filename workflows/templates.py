@@ -60,8 +60,8 @@ TRANSIENT_RETRY = RetryStrategy(
 )
 
 
-def flag(param: str, on: str, off: str = "--") -> str:
-    """An argument that is `on` when the boolean parameter is 'true', else `off` (`--` ends options)."""
+def flag(param: str, on: str, off: str) -> str:
+    """An argument that is `on` when the boolean parameter is 'true', else `off` (e.g. --force / --no-force)."""
     return f"{{{{=inputs.parameters.{param} == 'true' ? '{on}' : '{off}'}}}}"
 
 
@@ -172,7 +172,7 @@ def stage(dataset: str, d: Deployment) -> Container:
         name="stage",
         image="{{inputs.parameters.image}}",
         command=["dreg"],
-        args=["stage", dataset, "{{inputs.parameters.stage}}", flag("force", "--force")],
+        args=["stage", dataset, "{{inputs.parameters.stage}}", flag("force", "--force", "--no-force")],
         working_dir=REPO_DIR,
         inputs=[Parameter(name=n) for n in ("stage", "force", *RESOURCE_INPUTS, "image")],
         env=[*data_env(d), *lineage_env("image")],
@@ -194,7 +194,7 @@ def publish(dataset: str, d: Deployment) -> Container:
             "--bump",
             "{{inputs.parameters.bump_type}}",
             "--push",
-            flag("is_automated", "--automated"),
+            flag("is_automated", "--automated", "--no-automated"),
         ],
         working_dir=REPO_DIR,
         inputs=[Parameter(name="bump_type"), Parameter(name="is_automated"), Parameter(name="image")],
