@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 from urllib.parse import urlparse
@@ -13,20 +12,11 @@ from tenacity import RetryError, retry, retry_if_exception, stop_after_attempt, 
 
 from steps.atomic import atomic_path
 from steps.config import get_settings
+from steps.digests import file_digests
 from steps.errors import DregError
 
 SAMPLE_MARKER = ".sample"
 CHUNK = 1 << 20
-
-
-def file_digests(path: Path) -> dict[str, str]:
-    """md5 and sha256 of a file, in one pass."""
-    md5, sha = hashlib.md5(), hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            md5.update(block)
-            sha.update(block)
-    return {"md5": md5.hexdigest(), "sha256": sha.hexdigest()}
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -87,11 +87,11 @@ def lock_outputs(lock_text: str | None) -> dict[str, str]:
     }
 
 
-def push_outputs(repo, dataset: str) -> int:
-    """Push the pipeline's cached outputs to the selected remote; return the number of files sent."""
+def push_outputs(repo, targets: list[str]) -> int:
+    """Push the cached outputs of `targets` (dvc.yaml or .dvc files) to the selected remote; return files sent."""
     remote = get_settings().dvc_remote
     try:
-        return repo.push(targets=[target(repo, dataset)], remote=remote)
+        return repo.push(targets=targets, remote=remote)
     except Exception as exc:  # noqa: BLE001 - any failure (DVC, botocore, fsspec) means: not published
         raise DregError(
             f"push to DVC remote '{remote}' failed: {str(exc).splitlines()[0]}",
@@ -99,10 +99,10 @@ def push_outputs(repo, dataset: str) -> int:
         ) from None
 
 
-def release_objects(repo, dataset: str) -> list[str]:
+def release_objects(repo, targets: list[str]) -> list[str]:
     """Every object id a release needs in the remote: cached outputs, and the members of directory outputs."""
     oids: list[str] = []
-    for stage in repo.stage.collect(target(repo, dataset)):
+    for stage in (st for t in targets for st in repo.stage.collect(t)):
         for out in stage.outs:
             oid = out.hash_info.value if out.use_cache and out.hash_info else None
             if not oid:
@@ -114,10 +114,10 @@ def release_objects(repo, dataset: str) -> list[str]:
     return oids
 
 
-def missing_in_remote(repo, dataset: str) -> list[str]:
+def missing_in_remote(repo, targets: list[str]) -> list[str]:
     """Object ids of the release that the selected remote does not have."""
     remote = get_settings().dvc_remote
-    oids = release_objects(repo, dataset)
+    oids = release_objects(repo, targets)
     try:
         odb = repo.cloud.get_remote_odb(name=remote, command="publish")
         present = set(odb.oids_exist(oids))

@@ -198,8 +198,8 @@ def publish_release(
     repo = repo or open_repo(root)
     check_publishable(repo, dataset, root)
     with console.status(f"pushing {dataset} data to DVC remote '{get_settings().dvc_remote}'"):
-        sent = push_outputs(repo, dataset)
-        missing = missing_in_remote(repo, dataset)
+        sent = push_outputs(repo, [target(repo, dataset)])
+        missing = missing_in_remote(repo, [target(repo, dataset)])
     if missing:
         raise DregError(
             f"remote '{get_settings().dvc_remote}' lacks {len(missing)} object(s) of this release (e.g. {missing[0]})",

@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import json
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from steps.download import SAMPLE_MARKER
 
@@ -67,7 +73,109 @@ def fashion_files(size: int = 600, seed: int = 0) -> dict[str, bytes]:
     }
 
 
-GENERATORS: dict[str, Callable[..., dict[str, bytes]]] = {"wine-quality": wine_files, "fashion-mnist": fashion_files}
+EMOTION_PHRASES = {
+    "happiness": ["I am so happy today", "this made my whole week", "what a wonderful surprise party"],
+    "sadness": ["I miss her so much", "everything feels grey and empty", "I cried all night"],
+    "neutral": ["the meeting is at three", "I bought some bread", "the train leaves from platform two"],
+    "anger": ["this is absolutely unacceptable", "stop lying to me", "I am furious about the delay"],
+    "love": ["I adore you more than words", "my heart belongs to you", "you mean the world to me"],
+    "fear": ["I am terrified of the dark", "what if something goes wrong", "my hands are shaking"],
+    "disgust": ["that smell is revolting", "how can anyone eat that", "the kitchen was filthy"],
+    "confusion": ["I do not understand what happened", "wait, which one is it", "this makes no sense to me"],
+    "surprise": ["I did not see that coming", "wow, you actually did it", "no way, really"],
+    "shame": ["I should never have said that", "I cannot look them in the eye", "I let everyone down"],
+    "guilt": ["it was my fault she left", "I feel bad for lying", "I forgot his birthday again"],
+    "sarcasm": ["oh great, another monday", "sure, because that always works", "wow, what a genius plan"],
+    "desire": ["I really want that new bike", "I wish I could travel the world", "I crave a hot pizza"],
+}
+EMOTION_TAILS = ["", " honestly", " right now", " again", " today", " and I know it", " to be fair", " lol"]
+
+
+def emotion_parquet(n: int, seed: int) -> bytes:
+    """`emotions_dataset.parquet` as on the Hub: columns `Sentence` and `Label` (class name), unbalanced classes."""
+    rng = np.random.default_rng(seed)
+    labels = list(EMOTION_PHRASES)
+    weights = np.linspace(2.0, 1.0, len(labels))
+    picks = rng.choice(len(labels), size=n, p=weights / weights.sum())
+    picks[: len(labels)] = np.arange(len(labels))
+    sentences, names = [], []
+    for i in picks:
+        label = labels[int(i)]
+        phrase = EMOTION_PHRASES[label][int(rng.integers(len(EMOTION_PHRASES[label])))]
+        tail = EMOTION_TAILS[int(rng.integers(len(EMOTION_TAILS)))]
+        sentences.append(f"{phrase}{tail}" + ("." if rng.random() < 0.5 else ""))
+        names.append(label)
+    table = pa.table({"Sentence": pa.array(sentences, pa.string()), "Label": pa.array(names, pa.string())})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def png_gray(pixels: np.ndarray) -> bytes:
+    """Encode an (h, w) uint8 array as an 8-bit grayscale PNG."""
+    h, w = pixels.shape
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + pixels[y].astype(np.uint8).tobytes() for y in range(h))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+
+
+def radiograph(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A radiograph-like image: a bright elliptical body on a dark field, with noise."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    cy, cx = h / 2 + rng.normal(0, h / 20), w / 2 + rng.normal(0, w / 20)
+    body = ((yy - cy) / (h * 0.4)) ** 2 + ((xx - cx) / (w * 0.3)) ** 2 < 1
+    image = 30 + 150 * body + rng.normal(0, 15, (h, w))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+ROCO_FINDINGS = ["Axial CT of the chest showing a right lower lobe consolidation.",
+                 "Frontal chest radiograph demonstrating cardiomegaly.",
+                 "Sagittal MRI of the lumbar spine with an L4-L5 disc herniation.",
+                 "Ultrasound of the right upper quadrant showing gallstones.",
+                 "Contrast-enhanced CT of the abdomen with a hypodense liver lesion (arrow).",
+                 "Head CT demonstrating an acute left subdural haematoma."]
+ROCO_CUIS = ["C0040405", "C1306645", "C0024485", "C0041618", "C0018787", "C0023884"]
+HF_IMAGE_FEATURES = {"image": {"_type": "Image"}, "image_id": {"dtype": "string", "_type": "Value"},
+                     "caption": {"dtype": "string", "_type": "Value"},
+                     "cui": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"}}
+
+
+def roco_parquet(n: int, seed: int, split: str = "train") -> bytes:
+    """A `Radiology_mini` parquet shard: `image` {bytes, path} (PNG), `image_id`, `caption`, `cui` (Hub schema)."""
+    rng = np.random.default_rng(seed)
+    ids = [f"ROCOv2_2023_{split}_{i + 1:06d}" for i in range(n)]
+    images = [{"bytes": png_gray(radiograph(rng, int(rng.integers(48, 97)), int(rng.integers(48, 97)))),
+               "path": f"{image_id}.png"} for image_id in ids]
+    kinds = rng.integers(len(ROCO_FINDINGS), size=n)
+    image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    table = pa.table({
+        "image": pa.array(images, image_type),
+        "image_id": pa.array(ids, pa.string()),
+        "caption": pa.array([f" {ROCO_FINDINGS[int(k)]}" for k in kinds], pa.string()),
+        "cui": pa.array([[ROCO_CUIS[int(k)]] for k in kinds], pa.list_(pa.string())),
+    })
+    meta = {b"huggingface": json.dumps({"info": {"features": HF_IMAGE_FEATURES}}).encode()}
+    buf = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(meta), buf, row_group_size=64)
+    return buf.getvalue()
+
+
+def emotion_files(size: int = 650, seed: int = 0) -> dict[str, bytes]:
+    return {"emotions_dataset.parquet": emotion_parquet(size, seed)}
+
+
+def roco_files(size: int = 500, seed: int = 0) -> dict[str, bytes]:
+    return {"train-00000-of-00001.parquet": roco_parquet(size, seed)}
+
+
+GENERATORS: dict[str, Callable[..., dict[str, bytes]]] = {
+    "wine-quality": wine_files, "fashion-mnist": fashion_files, "emotion": emotion_files,
+    "roco-radiology": roco_files,
+}
 
 
 def write_sample_files(root: Path, dataset: str, **kwargs: int) -> dict[str, str]:

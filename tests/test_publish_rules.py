@@ -10,7 +10,7 @@ from pathlib import Path
 import dvc.api
 import pytest
 
-from steps.dvcops import missing_in_remote, open_repo
+from steps.dvcops import missing_in_remote, open_repo, target
 from steps.scaffold import update_params
 from tests.conftest import cli_env, commit_all, run_dreg, tags
 
@@ -140,10 +140,10 @@ def test_release_check_detects_objects_missing_from_remote(registry, dreg, monke
     assert dreg("run", "wine-quality").returncode == 0
     monkeypatch.chdir(registry.root)
     repo = open_repo(registry.root)
-    assert missing_in_remote(repo, "wine-quality") == []
+    assert missing_in_remote(repo, [target(repo, "wine-quality")]) == []
     victim = next(p for p in (registry.remote / "files").rglob("*") if p.is_file() and not p.name.endswith(".dir"))
     victim.unlink()
-    assert missing_in_remote(repo, "wine-quality") == [victim.parent.name + victim.name]
+    assert missing_in_remote(repo, [target(repo, "wine-quality")]) == [victim.parent.name + victim.name]
 
 
 def test_s3_remote_end_to_end(registry, dreg, s3_endpoint):

@@ -1,0 +1,113 @@
+"""roco-radiology: prompts from a real MLflow (server and embedded SQLite), conversations and images read by tag."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import dvc.api
+import pytest
+import yaml
+
+from steps.scaffold import update_params
+from tests.conftest import commit_all, free_port, tags
+
+DATASET = "roco-radiology"
+PROMPT = "radiology-caption"
+pytestmark = pytest.mark.usefixtures("mlflow_boot")  # the server boots during the SQLite tests; its test runs last
+
+
+def template_of(registry) -> str:
+    return yaml.safe_load((registry.root / "prompts" / f"{PROMPT}.yaml").read_text())["template"]
+
+
+def set_template(registry, text: str) -> None:
+    path = registry.root / "prompts" / f"{PROMPT}.yaml"
+    doc = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**doc, "template": text}, sort_keys=False))
+
+
+def test_prompt_version_change_releases_and_unchanged_prompt_does_not(registry, dreg):
+    assert dreg("prompts", "register", "--alias", "production").returncode == 0
+    assert (registry.root / ".dreg" / "mlflow.db").is_file()  # the embedded default store
+    assert dreg("run", DATASET).returncode == 0
+    assert tags(registry.root) == [f"{DATASET}-v1.0.0"]
+
+    set_template(registry, "Report the findings of radiology image {{ image_id }} in one sentence.")
+    assert f"{PROMPT}: version 2 (registered" in dreg("prompts", "register").stdout
+    assert dreg("prompts", "register").stdout.startswith(f"{PROMPT}: version 2 (unchanged")
+    still = dreg("run", DATASET)
+    assert still.returncode == 0 and "nothing changed" in still.stdout  # the alias still points at version 1
+
+    assert dreg("prompts", "alias", PROMPT, "production", "2").returncode == 0
+    moved = dreg("run", DATASET)
+    assert moved.returncode == 0, moved.stderr
+    assert tags(registry.root) == [f"{DATASET}-v1.0.0", f"{DATASET}-v1.0.1"]
+    meta = json.loads((registry.root / f"data/{DATASET}/metadata.json").read_text())
+    assert (meta["prompt"]["version"], meta["prompt"]["tracking_uri_kind"]) == (2, "sqlite")
+    record = json.loads((registry.root / f"data/{DATASET}/processed/test/test.jsonl").read_text().splitlines()[0])
+    assert record["messages"][0]["content"][1]["text"] == (
+        f"Report the findings of radiology image {record['id']} in one sentence.")
+
+    update_params(registry.root, DATASET, {"prompt": {"version": 1, "alias": None}})
+    pinned = dreg("run", DATASET)
+    assert pinned.returncode == 0, pinned.stderr
+    assert tags(registry.root)[-1] == f"{DATASET}-v1.0.2"
+    meta = json.loads((registry.root / f"data/{DATASET}/metadata.json").read_text())
+    assert (meta["prompt"]["version"], meta["prompt"]["alias"]) == (1, None)
+
+
+def test_unreachable_server_or_missing_prompt_fails_clearly_and_publishes_nothing(registry, dreg):
+    down = dreg("run", DATASET, "--push", MLFLOW_TRACKING_URI=f"http://bob:pw@127.0.0.1:{free_port()}")
+    assert down.returncode == 1
+    assert "cannot reach the MLflow tracking server at http://127.0.0.1:" in down.stderr
+    assert "pw@" not in down.stderr and "Traceback" not in down.stderr
+
+    missing = dreg("run", DATASET, "--push")
+    assert missing.returncode == 1
+    assert f"prompt {PROMPT}@production not found in the MLflow Prompt Registry" in missing.stderr
+    assert dreg("prompts", "alias", PROMPT, "production", "3").returncode == 1
+    assert tags(registry.root) == [] and tags(registry.origin) == []
+
+
+def test_params_need_exactly_one_of_version_and_alias(registry, dreg):
+    update_params(registry.root, DATASET, {"prompt": {"version": 2, "alias": "production"}})
+    commit_all(registry.root, "ambiguous prompt")
+    result = dreg("run", DATASET)
+    assert result.returncode == 1
+    assert "exactly one of prompt.version and prompt.alias" in result.stderr
+
+
+def test_release_with_prompt_from_an_mlflow_server_is_readable_by_tag(registry, dreg, mlflow_server):
+    uri = mlflow_server.url.replace("http://", "http://alice:s3cret@")
+    registered = dreg("prompts", "register", "--alias", "production", MLFLOW_TRACKING_URI=uri)
+    assert registered.returncode == 0, registered.stderr
+    assert f"{PROMPT}: version 1 (registered, alias production)" in registered.stdout
+    assert "s3cret" not in registered.stdout + registered.stderr
+
+    result = dreg("run", DATASET, "--push", MLFLOW_TRACKING_URI=uri)
+    assert result.returncode == 0, result.stderr
+    tag = f"{DATASET}-v1.0.0"
+    assert tags(registry.origin) == [tag]
+
+    repo = str(registry.origin)
+    meta_text = dvc.api.read(f"data/{DATASET}/metadata.json", repo=repo, rev=tag)
+    assert "s3cret" not in meta_text and "alice" not in meta_text
+    meta = json.loads(meta_text)
+    template = template_of(registry)
+    assert meta["prompt"] == {"name": PROMPT, "version": 1, "alias": "production", "template": template,
+                              "sha256": hashlib.sha256(template.encode()).hexdigest(), "tracking_uri_kind": "http"}
+    assert meta["splits"] == {"train": {"num_samples": 24}, "test": {"num_samples": 6}}
+    assert meta["metrics"]["train"]["image_formats"] == {"png": 24}
+
+    lines = dvc.api.read(f"data/{DATASET}/processed/train/train.jsonl", repo=repo, rev=tag).splitlines()
+    assert len(lines) == 24
+    record = json.loads(lines[0])
+    user, assistant = record["messages"]
+    assert user["role"] == "user" and assistant["role"] == "assistant"
+    assert user["content"] == [{"type": "image", "image": record["image"]}, {"type": "text", "text": template}]
+    assert assistant["content"] == [{"type": "text", "text": record["caption"]}]
+    assert record["image"].startswith("images/") and record["image"].endswith(".png")
+    image = dvc.api.read(f"data/{DATASET}/processed/train/{record['image']}", repo=repo, rev=tag, mode="rb")
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(image[16:20], "big") == record["width"]
