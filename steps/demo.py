@@ -5,6 +5,8 @@ The user's checkout is left untouched: everything happens in `.demo/` (git repo,
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -20,7 +22,12 @@ from steps.scaffold import PROJECT_ROOT, Registry, create_registry, update_param
 console = Console(highlight=False)
 DEMO = PROJECT_ROOT / ".demo"
 PROBE_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-labels-idx1-ubyte.gz"
-CORE = ["wine-quality", "fashion-mnist"]
+PIPELINES = ["wine-quality", "fashion-mnist", "emotion", "roco-radiology", "opencloudhub-readmes-download"]
+QUESTIONS = """question,expected_answer,key_concepts
+How is a dataset version published?,"dreg run pushes the data to the DVC remote, checks it is there, then commits dvc.lock and tags DATASET-vX.Y.Z",dvc remote;git tag;release
+How does a training job read a version?,"dvc.api.open with rev set to the release tag, or steps.client.open_frame",dvc.api;tag;consumer
+Where do embeddings live?,"In PostgreSQL with pgvector, one row per chunk with lineage in metadata",pgvector;HNSW;lineage
+"""
 
 
 def sources_reachable() -> bool:
@@ -33,7 +40,7 @@ def sources_reachable() -> bool:
 def dreg(reg: Registry, *args: str) -> None:
     """Run the real CLI in the demo registry, streaming its output; stop the demo if it fails."""
     console.print(f"[bold cyan]$ dreg {' '.join(args)}[/bold cyan]")
-    proc = subprocess.run([str(Path(sys.executable).parent / "dreg"), *args], cwd=reg.root)
+    proc = subprocess.run([str(Path(sys.executable).parent / "dreg"), *args], cwd=reg.root, check=False)
     if proc.returncode != 0:
         console.print(f"[red]demo stopped: `dreg {' '.join(args)}` exited {proc.returncode}[/red]")
         sys.exit(proc.returncode)
@@ -49,6 +56,7 @@ def use_sample_mirror(reg: Registry) -> None:
     from steps.samples import write_sample_mirror
 
     digests = write_sample_mirror(DEMO / "mirror")
+    write_readmes_mirror(DEMO / "mirror")
     os.environ["DREG_MIRROR"] = str(DEMO / "mirror")
     fm = digests["fashion-mnist"]
     update_params(reg.root, "fashion-mnist", {"download": {"files": {
@@ -58,14 +66,46 @@ def use_sample_mirror(reg: Registry) -> None:
     commit(reg, "demo: checksums of the generated sample sources")
 
 
+README_PACKAGES = ("dvc", "ray", "mlflow", "sentence-transformers", "pgvector", "typer", "rich", "pydantic",
+                   "hera", "psycopg", "langchain-text-splitters", "pyarrow")
+
+
+def readme_documents() -> dict[str, str]:
+    """Real markdown available offline: this repo's docs and installed packages' long descriptions (READMEs)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    docs = {"data-registry": (PROJECT_ROOT / "README.md").read_text(),
+            "data-registry-architecture": (PROJECT_ROOT / "docs" / "architecture.md").read_text()}
+    for name in README_PACKAGES:
+        try:
+            body = metadata(name).get_payload() or ""
+        except PackageNotFoundError:
+            continue
+        if len(body) > 500:
+            docs[name] = body
+    return docs
+
+
+def write_readmes_mirror(folder: Path, org: str = "OpenCloudHub") -> None:
+    """`<mirror>/opencloudhub-readmes-download/`: GitHub's repo listing plus `<repo>_README.md` files."""
+    import json
+
+    target = folder / "opencloudhub-readmes-download"
+    target.mkdir(parents=True, exist_ok=True)
+    docs = readme_documents()
+    repos = [{"name": name, "full_name": f"{org}/{name}", "archived": False, "fork": False,
+              "default_branch": "main", "html_url": f"https://github.com/{org}/{name}"} for name in sorted(docs)]
+    (target / "repos.json").write_text(json.dumps(repos, indent=2))
+    for name, text in docs.items():
+        (target / f"{name}_README.md").write_text(text)
+
+
 def read_back(reg: Registry) -> None:
     """Read two versions by tag through dvc.api from origin, as a training job would.
 
     Origin is given as a file:// URL: a plain path inside this checkout would make DVC use the
     checkout's own remote config instead of the registry's.
     """
-    import io
-
     import dvc.api
     import pandas as pd
 
@@ -77,23 +117,42 @@ def read_back(reg: Registry) -> None:
         console.print(f"{tag}: train split {len(frame)} rows, columns {list(frame.columns)[:3]}…")
 
 
+def key_stats(meta: dict) -> str:
+    """The one statistic a reader of each kind of dataset looks for first."""
+    train = meta.get("metrics", {}).get("train", {})
+    classes = meta.get("schema", {}).get("features", {}).get("label", {}).get("classes")
+    if "pixel_mean" in train:
+        return f"pixel mean {train['pixel_mean']:.4f} std {train['pixel_std']:.4f}"
+    if meta.get("prompt"):
+        return f"prompt {meta['prompt']['name']} v{meta['prompt']['version']}"
+    if classes:
+        return f"{len(classes)} classes"
+    return ", ".join(f"{k} {v}" for k, v in meta.get("metrics", {}).get("all", {}).items() if isinstance(v, int)) or "-"
+
+
 def summary(reg: Registry) -> None:
     """Datasets, versions and key stats, read from origin through the consumer client."""
-    from steps.client import read_metadata, remote_tags
+    from steps.client import remote_tags
+
+    tags = remote_tags(reg.origin.as_uri())
+    with contextlib.redirect_stderr(io.StringIO()):  # silence dvc.api's clone progress
+        rows = [summary_row(reg, dataset, tags) for dataset in sorted({t.rsplit("-v", 1)[0] for t in tags})]
+    table = Table("dataset", "versions", "samples", "key stats", "source")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def summary_row(reg: Registry, dataset: str, tags: list[str]) -> tuple[str, str, str, str, str]:
+    """One dataset's versions, split sizes, key statistic and source kind (latest version)."""
+    from steps.client import read_metadata
     from steps.versions import parse_tag
 
-    table = Table("dataset", "versions", "samples", "key stats", "source")
-    tags = remote_tags(reg.origin.as_uri())
-    for dataset in sorted({t.rsplit("-v", 1)[0] for t in tags}):
-        versions = sorted((v for t in tags if (v := parse_tag(t, dataset))), reverse=True)
-        meta = read_metadata(dataset, repo=reg.origin.as_uri())
-        samples = ", ".join(f"{s}={i['num_samples']}" for s, i in sorted(meta.get("splits", {}).items()))
-        train = meta.get("metrics", {}).get("train", {})
-        stats = (f"pixel mean {train['pixel_mean']:.4f} std {train['pixel_std']:.4f}" if "pixel_mean" in train
-                 else f"{len(meta.get('schema', {}).get('features', {}).get('label', {}).get('classes', []))} classes")
-        table.add_row(dataset, " ".join(v.semver for v in versions), samples, stats,
-                      meta.get("lineage", {}).get("source", {}).get("kind", "-"))
-    console.print(table)
+    versions = sorted((v for t in tags if (v := parse_tag(t, dataset))), reverse=True)
+    meta = read_metadata(dataset, repo=reg.origin.as_uri())
+    samples = ", ".join(f"{s}={i['num_samples']}" for s, i in sorted(meta.get("splits", {}).items()))
+    source = meta.get("lineage", {}).get("source", {}).get("kind", "-")
+    return dataset, " ".join(v.semver for v in versions), samples, key_stats(meta), source
 
 
 def main() -> None:
@@ -107,7 +166,9 @@ def main() -> None:
         console.print("[yellow]public dataset hosts are unreachable: using a generated sample mirror in the real "
                       "formats (lineage.source.kind = sample)[/yellow]")
         use_sample_mirror(reg)
-    for dataset in CORE:
+    console.rule("prompts as code → the demo's MLflow Prompt Registry (SQLite)")
+    dreg(reg, "prompts", "register", "--alias", "production")
+    for dataset in PIPELINES:
         dreg(reg, "run", dataset, "--push")
     console.rule("change a param → minor release")
     update_params(reg.root, "wine-quality", {"process": {"val_fraction": 0.25}})
@@ -115,6 +176,12 @@ def main() -> None:
     dreg(reg, "run", "wine-quality", "--bump", "minor", "--push")
     dreg(reg, "run", "wine-quality")
     read_back(reg)
+    console.rule("curated data → dreg add")
+    questions = DEMO / "questions.csv"
+    questions.write_text(QUESTIONS)
+    dreg(reg, "add", "opencloudhub-readmes-rag-evaluation", str(questions), "--push")
+    console.rule("what changed between two versions")
+    dreg(reg, "diff", "wine-quality@1.0.0", "wine-quality@1.1.0")
     console.rule("reproducibility")
     dreg(reg, "verify", "fashion-mnist-v1.0.0")
     dreg(reg, "show", "fashion-mnist")
