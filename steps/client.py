@@ -21,7 +21,7 @@ from steps.versions import parse_tag
 
 def remote_tags(repo: str) -> list[str]:
     """Tag names of a registry repo (path or git URL), without cloning it."""
-    proc = subprocess.run(["git", "ls-remote", "--tags", "--refs", repo], capture_output=True, text=True)
+    proc = subprocess.run(["git", "ls-remote", "--tags", "--refs", repo], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise DregError(f"cannot read tags of {repo}: {proc.stderr.strip()[:200]}", "check the registry URL or path")
     return [line.split("refs/tags/", 1)[1] for line in proc.stdout.splitlines() if "refs/tags/" in line]

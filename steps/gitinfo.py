@@ -10,7 +10,7 @@ from steps.errors import DregError
 
 def git(*args: str, cwd: Path | str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `git args` in `cwd`; raise DregError with git's message if it fails and `check` is set."""
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
         raise DregError(f"git {args[0]} failed: {msg[-1] if msg else proc.returncode}", "see `git status` in the registry")

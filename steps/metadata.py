@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ def build_lineage(
         "code_commit": head_commit(),
         "docker_image_tag": settings.docker_image_tag,
         "argo_workflow_uid": settings.argo_workflow_uid,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "upstream": upstream or {},
         **extra,
     }

@@ -22,14 +22,14 @@ def split_indices(
     rng = np.random.default_rng(seed)
     if stratify is None:
         perm = rng.permutation(n)
-        n_val = int(round(n * val_fraction))
+        n_val = round(n * val_fraction)
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
     labels = np.asarray(stratify)
     train, val = [], []
     for cls in sorted(set(labels.tolist()), key=str):
         idx = np.flatnonzero(labels == cls)
         idx = idx[rng.permutation(len(idx))]
-        n_val = int(round(len(idx) * val_fraction))
+        n_val = round(len(idx) * val_fraction)
         val.append(idx[:n_val])
         train.append(idx[n_val:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))

@@ -11,4 +11,4 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def load_yaml(text: str) -> Any:
     """Parse YAML text safely."""
-    return yaml.load(text, Loader=Loader)  # noqa: S506 - a safe loader
+    return yaml.load(text, Loader=Loader)

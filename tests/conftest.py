@@ -98,7 +98,7 @@ def cli_env(**extra: str) -> dict[str, str]:
 def run_dreg(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real `dreg` CLI in `cwd`."""
     return subprocess.run([str(Path(VENV_BIN) / "dreg"), *args], cwd=cwd, capture_output=True, text=True,
-                          env=env or cli_env())
+                          env=env or cli_env(), check=False)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ class FakeGitHub:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 fake.requests.append(self.path)
                 fake.auth_headers.append(self.headers.get("Authorization"))
                 if fake.rate_limited_requests > 0:

@@ -75,7 +75,7 @@ def test_outputs_are_byte_identical_across_rebuilds(registry, dreg):
     lock = (registry.root / "pipelines/fashion-mnist/dvc.lock").read_text()
     assert dreg("run", "fashion-mnist", "--force").returncode == 0
     assert (registry.root / "pipelines/fashion-mnist/dvc.lock").read_text().count(".dir") == lock.count(".dir")
-    outs = lambda text: [line for line in text.splitlines() if ".dir" in line]  # noqa: E731
+    outs = lambda text: [line for line in text.splitlines() if ".dir" in line]
     assert outs((registry.root / "pipelines/fashion-mnist/dvc.lock").read_text()) == outs(lock)
     assert tags(registry.root) == ["fashion-mnist-v1.0.0"]  # a forced rebuild of the same data is no release
 

@@ -46,10 +46,11 @@ def test_run_publishes_v1_and_consumers_read_it_by_tag(registry, dreg, source_se
 
 def test_noop_rerun_creates_no_tag_and_no_commit(registry, dreg):
     assert dreg("run", "wine-quality").returncode == 0
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=registry.root, capture_output=True, text=True).stdout
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=registry.root, capture_output=True, text=True,
+                          check=True).stdout
     again = dreg("run", "wine-quality")
     assert again.returncode == 0
     assert "nothing changed" in again.stdout
     assert tags(registry.root) == ["wine-quality-v1.0.0"]
     assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=registry.root, capture_output=True,
-                          text=True).stdout == head
+                          text=True, check=True).stdout == head

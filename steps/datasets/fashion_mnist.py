@@ -152,7 +152,7 @@ def analyze() -> None:
             },
             "files": {s: f"processed/{s}/{s}.parquet" for s in splits},
         },
-        splits={s: {"num_samples": int(len(y))} for s, (_, y) in splits.items()},
+        splits={s: {"num_samples": len(y)} for s, (_, y) in splits.items()},
         metrics=metrics,
         lineage=build_lineage(read_sources(RAW / "sources.json"), params().model_dump(mode="json")),
     )
