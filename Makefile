@@ -14,10 +14,10 @@ demo: $(VENV)
 	$(PY) -m steps.demo
 
 test: $(VENV)
-	$(PY) -m pytest -n 2 --durations=15
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
 
 test-fast: $(VENV)
-	$(PY) -m pytest -n 2 -m "not system"
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not system"
 
 lint: $(VENV)
 	$(PY) -m ruff check steps workflows tests bench

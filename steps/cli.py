@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -14,7 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from steps.catalog import all_datasets, check_params, require_pipeline, stages_of
+from steps.curate import add_command
+from steps.diff import diff_command
 from steps.errors import DregError
+from steps.handoff import handoff_app
+from steps.prompts import prompts_app
+from steps.search import search_command
 from steps.stage import report_error
 
 app = typer.Typer(
@@ -61,7 +67,7 @@ def list_cmd() -> None:
 def stage_cmd(
     dataset: str,
     stage: str,
-    force: Annotated[bool, typer.Option("--force", help="Run even if DVC sees no change.")] = False,
+    force: Annotated[bool, typer.Option("--force/--no-force", help="Run even if DVC sees no change.")] = False,
 ) -> None:
     """Run one DVC stage of a pipeline (what an Argo step calls)."""
     from steps.dvcops import open_repo, reproduce
@@ -82,14 +88,14 @@ class BumpKind(str, Enum):
 
 
 Bump = Annotated[BumpKind, typer.Option("--bump", help="Version part to bump.")]
-Automated = Annotated[bool, typer.Option("--automated", help="Tag as -automated (scheduled runs).")]
+Automated = Annotated[bool, typer.Option("--automated/--no-automated", help="Tag as -automated (scheduled runs).")]
 Push = Annotated[bool, typer.Option("--push", help="Push the release commit and tag to origin.")]
 
 
 @app.command("run")
 def run_cmd(
     dataset: str,
-    force: Annotated[bool, typer.Option("--force", help="Rerun every stage.")] = False,
+    force: Annotated[bool, typer.Option("--force/--no-force", help="Rerun every stage.")] = False,
     bump: Bump = BumpKind.patch,
     automated: Automated = False,
     no_publish: Annotated[bool, typer.Option("--no-publish", help="Reproduce only.")] = False,
@@ -102,10 +108,11 @@ def run_cmd(
     require_pipeline(dataset)
     check_params(dataset)
     _setup_dvc_logging()
-    ran = reproduce(open_repo(), dataset, force=force)
+    repo = open_repo()
+    ran = reproduce(repo, dataset, force=force)
     console.print(f"{dataset}: {'reproduced ' + ', '.join(ran) if ran else 'pipeline up to date'}")
     if not no_publish:
-        publish_release(dataset, bump=bump.value, automated=automated, push=push)
+        publish_release(dataset, bump=bump.value, automated=automated, push=push, repo=repo)
 
 
 @app.command("publish")
@@ -179,6 +186,11 @@ def verify_cmd(tag: str) -> None:
 
 
 # Feature modules register their commands here (one line each).
+app.command("add")(add_command)
+app.command("diff")(diff_command)
+app.add_typer(prompts_app, name="prompts")
+app.add_typer(handoff_app, name="handoff")
+app.command("search")(search_command)
 
 
 def main() -> None:
@@ -191,3 +203,9 @@ def main() -> None:
     except KeyboardInterrupt:
         report_error(DregError("interrupted", "nothing was published unless a tag was printed"))
         sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("DREG_DEBUG"):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        report_error(DregError(f"unexpected {type(exc).__name__}: {first}", "rerun with DREG_DEBUG=1 for a traceback"))
+        sys.exit(1)

@@ -11,7 +11,7 @@ from steps.atomic import write_json
 from steps.config import get_settings
 from steps.gitinfo import head_commit
 
-VOLATILE_LINEAGE_FIELDS = ("created_at", "code_commit", "docker_image_tag", "argo_workflow_uid")
+VOLATILE_LINEAGE_FIELDS = ("created_at", "code_commit", "docker_image_tag", "argo_workflow_uid", "run")
 
 
 def metadata_path(dataset: str, root: Path | None = None) -> Path:

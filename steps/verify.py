@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +59,26 @@ def compare(tag: str, dataset: str, released_lock: str, released_meta: str | Non
     return report
 
 
+@contextlib.contextmanager
+def isolated_services(scratch: Path) -> Iterator[None]:
+    """During a rebuild, stages write to a throwaway embedded PostgreSQL, never to the live vector table."""
+    saved = {key: os.environ.get(key) for key in ("DREG_PGDATA", "PGVECTOR_HOST")}
+    os.environ["DREG_PGDATA"] = str(scratch / "pgdata")
+    os.environ.pop("PGVECTOR_HOST", None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if (scratch / "pgdata").exists():
+            from steps.embeddings.pgserver import stop_embedded
+
+            stop_embedded(scratch / "pgdata")
+
+
 def verify_release(tag: str, root: Path | str = ".") -> VerifyReport:
     """Rebuild `tag` from its pinned inputs (params, code, sources) and compare with what it recorded."""
     root = Path(root).resolve()
@@ -68,7 +90,7 @@ def verify_release(tag: str, root: Path | str = ".") -> VerifyReport:
         worktree = Path(tmp) / "worktree"
         git("worktree", "add", "-q", "--detach", str(worktree), tag, cwd=root)
         try:
-            with contextlib.chdir(worktree):
+            with contextlib.chdir(worktree), isolated_services(Path(tmp)):
                 reproduce(open_repo(worktree), dataset, force=True)
             return compare(tag, dataset, released_lock, show_file(tag, f"data/{dataset}/metadata.json", root), worktree)
         finally:

@@ -1,0 +1,40 @@
+"""opencloudhub-readmes-embeddings: the readmes release chunked, embedded and kept in PostgreSQL + pgvector.
+
+The release is metadata + lock: the vectors live in the table named by `embed.table`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from steps.embeddings.params import EmbeddingsParams
+from steps.params import load_params
+from steps.stage import run_stage_main
+
+DATASET = "opencloudhub-readmes-embeddings"
+
+
+def params() -> EmbeddingsParams:
+    return load_params(DATASET, EmbeddingsParams)
+
+
+def embed() -> None:
+    """Chunk and embed the source release on Ray; replace the table's set atomically; write embed_report.json."""
+    from steps.embeddings.job import run_embed
+
+    run_embed(DATASET, params().embed, Path.cwd())
+
+
+def analyze() -> None:
+    """Check the table against the report, measure HNSW recall, write metadata.json."""
+    from steps.embeddings.analyze import run_analyze
+
+    run_analyze(DATASET, params(), Path.cwd())
+
+
+def main() -> None:
+    run_stage_main(DATASET, {"embed": embed, "analyze": analyze})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Embeddings pipeline: readmes by tag → chunks → sentence-transformers on Ray Data → PostgreSQL + pgvector."""

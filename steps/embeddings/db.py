@@ -1,0 +1,65 @@
+"""Connections to PostgreSQL: the configured server (`PGVECTOR_*`) or the embedded one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from steps.config import get_credentials, get_settings
+from steps.errors import DregError
+
+APP_NAME = "dreg-embeddings"
+
+
+@dataclass(frozen=True)
+class PgTarget:
+    """Where the vectors live: a libpq connection string and a description without secrets."""
+
+    conninfo: str
+    where: str
+    embedded: bool
+
+
+def pg_target(root: Path, announce: bool = True) -> PgTarget:
+    """`PGVECTOR_HOST` (+ port, user, database, password) when set; else the embedded server of `root`."""
+    from psycopg.conninfo import make_conninfo
+
+    s = get_settings()
+    if s.pgvector_host:
+        secret = get_credentials().pgvector_password
+        conninfo = make_conninfo(host=s.pgvector_host, port=s.pgvector_port, user=s.pgvector_user,
+                                 dbname=s.pgvector_database, password=secret.get_secret_value() if secret else None)
+        return PgTarget(conninfo, f"{s.pgvector_user}@{s.pgvector_host}:{s.pgvector_port}/{s.pgvector_database}", False)
+    from steps.embeddings.pgserver import pgdata_path, start_embedded
+
+    pgdata = pgdata_path(root)
+    return PgTarget(start_embedded(pgdata, announce=announce), f"embedded PostgreSQL in {pgdata}", True)
+
+
+def connect(target: PgTarget, app: str = APP_NAME, vector: bool = True):
+    """An autocommit connection with the pgvector types registered (the extension is created if missing)."""
+    import psycopg
+
+    try:
+        conn = psycopg.connect(target.conninfo, autocommit=True, application_name=app, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise DregError(f"cannot connect to PostgreSQL ({target.where}): {str(exc).strip().splitlines()[0]}",
+                        "check PGVECTOR_HOST/PORT/USER/DATABASE and PGVECTOR_PASSWORD, or unset PGVECTOR_HOST") from None
+    if vector:
+        ensure_vector(conn, target)
+    return conn
+
+
+def ensure_vector(conn, target: PgTarget) -> None:
+    """Create the `vector` extension if needed and register its Python types on `conn`."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    try:
+        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register_vector(conn)
+    except psycopg.Error as exc:
+        conn.close()
+        raise DregError(f"pgvector is not available on {target.where}: {str(exc).strip().splitlines()[0]}",
+                        "install pgvector on the server, or have an admin run CREATE EXTENSION vector") from None

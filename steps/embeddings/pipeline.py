@@ -1,0 +1,149 @@
+"""The Ray Data pipeline: read documents by tag → chunk → embed on an actor pool (GPU when there is one)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from steps.embeddings.chunking import ChunkConfig, chunk_markdown, decode_document
+from steps.embeddings.source import SourceRef, read_documents
+
+ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/opencloudhub/data-registry/embeddings")
+READ_BATCH = 8
+LENGTH_WINDOW = 4
+OUTPUT_COLUMNS = ("file", "drop_reason", "document", "id", "content", "content_sha256", "metadata", "length")
+
+
+def row_id(model: str, source_file: str, content_sha256: str) -> str:
+    """Deterministic row id: uuid5 of model, source file and content hash."""
+    return str(uuid.uuid5(ID_NAMESPACE, f"{model}\n{source_file}\n{content_sha256}"))
+
+
+def read_batch(batch: dict[str, np.ndarray], *, repo: str, dataset: str, tag: str) -> dict[str, np.ndarray]:
+    """Add each document's bytes (`data`, None when the release lacks the file); the DVC filesystem is cached."""
+    docs = read_documents(SourceRef(repo, dataset, tag), [str(f) for f in batch["file"]])
+    data = np.empty(len(batch["file"]), dtype=object)
+    data[:] = [docs[str(f)] for f in batch["file"]]
+    return {**batch, "data": data}
+
+
+def document_rows(entry: dict[str, Any], data: bytes | None, cfg: ChunkConfig, base: dict[str, Any]) -> list[dict]:
+    """Output rows of one document: its chunks, and a row per dropped chunk or for a dropped document."""
+    file = entry["file"]
+    reason = "missing" if data is None else None
+    if data is not None and entry.get("sha256") and hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        reason = "checksum_mismatch"
+    text = None
+    if reason is None:
+        text, reason = decode_document(data)
+    if text is None:
+        return [_row(file, reason, document=True)]
+    rows, index = [], 0
+    for piece in chunk_markdown(text, cfg):
+        if piece.drop_reason:
+            rows.append(_row(file, piece.drop_reason, length=len(piece.content)))
+            continue
+        digest = piece.sha256
+        meta = {**base, "source_repo": entry["repo"], "source_file": file, "source_url": entry.get("url"),
+                "chunk_index": index, **piece.sections, "content_sha256": digest}
+        rows.append(_row(file, "", id=row_id(base["embedding_model"], file, digest), content=piece.content,
+                         content_sha256=digest, metadata=json.dumps(meta, sort_keys=True), length=len(piece.content)))
+        index += 1
+    return rows if index else [*rows, _row(file, "no_usable_chunks", document=True)]
+
+
+def _row(file: str, drop_reason: str, document: bool = False, **fields: Any) -> dict[str, Any]:
+    return {"file": file, "drop_reason": drop_reason, "document": document, "id": "", "content": "",
+            "content_sha256": "", "metadata": "", "length": 0, **fields}
+
+
+def chunk_batch(batch: dict[str, np.ndarray], *, cfg: dict[str, Any], base: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Chunk every document of the batch into output rows (columns OUTPUT_COLUMNS)."""
+    config = ChunkConfig(**cfg)
+    keys = [k for k in batch if k != "data"]
+    rows: list[dict] = []
+    for i, data in enumerate(batch["data"]):
+        entry = {k: (None if batch[k][i] is None else str(batch[k][i])) for k in keys}
+        rows.extend(document_rows(entry, data, config, base))
+    out = {c: np.empty(len(rows), dtype=object) for c in OUTPUT_COLUMNS}
+    for c in OUTPUT_COLUMNS:
+        out[c][:] = [r[c] for r in rows]
+    out["document"] = out["document"].astype(bool)
+    out["length"] = out["length"].astype(np.int64)
+    return out
+
+
+class Embedder:
+    """Actor UDF: embeds the batch's chunks whose hash has no vector yet; loads the model on first need."""
+
+    def __init__(self, model_path: str, dim: int, known: frozenset[str], device: str, threads: int,
+                 batch_size: int) -> None:
+        self.model_path, self.dim, self.known, self.device, self.threads = model_path, dim, known, device, threads
+        self.batch_size = batch_size
+        self.model = None
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if self.model is None:
+            import torch
+
+            from steps.embeddings.model import load_model
+
+            if self.device == "cpu":
+                torch.set_num_threads(self.threads)
+            self.model = load_model(self.model_path, self.device)
+        return self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = len(batch["id"])
+        todo = [i for i in range(n) if not batch["drop_reason"][i] and batch["content_sha256"][i] not in self.known]
+        vectors = np.zeros((n, self.dim), dtype=np.float32)
+        if todo:
+            vectors[todo] = self.encode([str(batch["content"][i]) for i in todo])
+        embedded = np.zeros(n, dtype=bool)
+        embedded[todo] = True
+        return {**batch, "embedding": vectors, "embedded": embedded}
+
+
+def embed_placement(concurrency: int) -> dict[str, Any]:
+    """Actor resources: one GPU each when the cluster has GPUs, else one CPU (torch threads share the node)."""
+    import ray
+
+    if ray.cluster_resources().get("GPU", 0) >= 1:
+        return {"device": "cuda", "num_gpus": 1, "threads": 1}
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return {"device": "cpu", "num_gpus": 0, "threads": max(1, cpus // concurrency)}
+
+
+def embed_stage(ds, model_path: str, dim: int, known: frozenset[str], batch_size: int, concurrency: int):
+    """`ds` (rows with id, drop_reason, content, content_sha256) through an actor pool of Embedders.
+
+    Each actor call gets LENGTH_WINDOW model batches, which sentence-transformers sorts by length: less padding."""
+    import ray.data
+
+    place = embed_placement(concurrency)
+    return ds.map_batches(
+        Embedder, batch_size=batch_size * LENGTH_WINDOW, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=concurrency), num_gpus=place["num_gpus"], num_cpus=1,
+        fn_constructor_kwargs={"model_path": model_path, "dim": dim, "known": known, "device": place["device"],
+                               "threads": place["threads"], "batch_size": batch_size},
+    )
+
+
+def build_dataset(manifest: list[dict[str, Any]], ref: SourceRef, cfg: ChunkConfig, base: dict[str, Any],
+                  model_path: str, dim: int, known: frozenset[str], batch_size: int, concurrency: int):
+    """The lazy Ray Dataset of output rows plus `embedding` (float32, dim) and `embedded` (bool)."""
+    import ray.data
+
+    items = [{"file": e["file"], "repo": e["repo"], "url": e.get("url"), "sha256": e.get("sha256")} for e in manifest]
+    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 64)))
+    ds = ds.map_batches(read_batch, batch_size=READ_BATCH, batch_format="numpy",
+                        fn_kwargs={"repo": ref.repo, "dataset": ref.dataset, "tag": ref.tag})
+    ds = ds.map_batches(chunk_batch, batch_size=READ_BATCH, batch_format="numpy",
+                        fn_kwargs={"cfg": asdict(cfg), "base": base})
+    return embed_stage(ds, model_path, dim, known, batch_size, concurrency)

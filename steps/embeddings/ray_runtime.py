@@ -1,0 +1,47 @@
+"""Ray for one run: connect to `RAY_ADDRESS` when set (cluster, RayJob), else a small in-process instance."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+
+from steps.config import get_settings
+from steps.embeddings.settings import get_embedding_settings
+from steps.errors import DregError
+
+err_console = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def ray_session() -> Iterator[None]:
+    """Use the running Ray, or start one (and shut it down afterwards if we started it)."""
+    import ray
+    from ray.data import DataContext
+
+    started = not ray.is_initialized()
+    if started:
+        address = get_settings().ray_address
+        try:
+            if address:
+                ray.init(address=address, logging_level=logging.WARNING)
+            else:
+                es = get_embedding_settings()
+                ray.init(num_cpus=es.ray_num_cpus, object_store_memory=es.ray_object_store_mb * 2**20,
+                         include_dashboard=False, logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise DregError(f"cannot start or reach Ray{' at ' + address if address else ''}: {exc}",
+                            "check RAY_ADDRESS (unset it to run Ray in-process)") from None
+        where = f"connected to the Ray cluster at {address}" if address else "started in-process"
+        err_console.print(f"Ray: {where} ({ray.cluster_resources().get('CPU', 0):g} CPUs, "
+                          f"{ray.cluster_resources().get('GPU', 0):g} GPUs)")
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
