@@ -135,7 +135,7 @@ def summary(reg: Registry) -> None:
     from steps.client import remote_tags
 
     tags = remote_tags(reg.origin.as_uri())
-    with contextlib.redirect_stderr(io.StringIO()):  # silence dvc.api's clone progress
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):  # clone progress
         rows = [summary_row(reg, dataset, tags) for dataset in sorted({t.rsplit("-v", 1)[0] for t in tags})]
     table = Table("dataset", "versions", "samples", "key stats", "source")
     for row in rows:
