@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import requests
 import typer
 import yaml
 from pydantic import Field
@@ -105,6 +104,8 @@ def check_reachable(uri: str) -> None:
     """Fail fast (instead of MLflow's long retries) when an HTTP tracking server does not answer."""
     if uri_kind(uri) not in ("http", "https"):
         return
+    import requests  # only HTTP tracking servers need it; keeps `dreg` start-up light
+
     try:
         requests.get(f"{uri.rstrip('/')}/health", timeout=HEALTH_TIMEOUT_S)
     except requests.RequestException as exc:
