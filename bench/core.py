@@ -19,12 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from steps.samples import write_sample_files
+from steps.samples import fashion_md5_params, write_sample_files
 from steps.scaffold import create_registry, update_params
 
 BIN = Path(sys.executable).parent
-FASHION_FILES = (("train_images", "train-images-idx3-ubyte.gz"), ("train_labels", "train-labels-idx1-ubyte.gz"),
-                 ("test_images", "t10k-images-idx3-ubyte.gz"), ("test_labels", "t10k-labels-idx1-ubyte.gz"))
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
@@ -87,7 +85,7 @@ def main() -> None:
         mirror = base / "mirror"
         md5 = write_sample_files(mirror, "fashion-mnist", size=60_000)
         write_sample_files(mirror, "wine-quality")
-        update_params(reg.root, "fashion-mnist", {"download": {"files": {k: {"md5": md5[n]} for k, n in FASHION_FILES}}})
+        update_params(reg.root, "fashion-mnist", fashion_md5_params(md5))
         os.environ["DREG_MIRROR"] = str(mirror)
         for dataset in ("wine-quality", "fashion-mnist"):
             subprocess.run([str(BIN / "dreg"), "run", dataset, "--no-publish"], cwd=reg.root, check=True,

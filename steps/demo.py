@@ -53,16 +53,12 @@ def commit(reg: Registry, message: str) -> None:
 
 def use_sample_mirror(reg: Registry) -> None:
     """Serve generated sources in the real formats and pin the demo registry's checksums to them."""
-    from steps.samples import write_sample_mirror
+    from steps.samples import fashion_md5_params, write_sample_mirror
 
     digests = write_sample_mirror(DEMO / "mirror")
     write_readmes_mirror(DEMO / "mirror")
     os.environ["DREG_MIRROR"] = str(DEMO / "mirror")
-    fm = digests["fashion-mnist"]
-    update_params(reg.root, "fashion-mnist", {"download": {"files": {
-        key: {"md5": fm[name]} for key, name in (
-            ("train_images", "train-images-idx3-ubyte.gz"), ("train_labels", "train-labels-idx1-ubyte.gz"),
-            ("test_images", "t10k-images-idx3-ubyte.gz"), ("test_labels", "t10k-labels-idx1-ubyte.gz"))}}})
+    update_params(reg.root, "fashion-mnist", fashion_md5_params(digests["fashion-mnist"]))
     commit(reg, "demo: checksums of the generated sample sources")
 
 

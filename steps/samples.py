@@ -62,6 +62,15 @@ def wine_files(size: int = 300, seed: int = 0) -> dict[str, bytes]:
     return {"winequality-red.csv": wine_csv(size, seed), "winequality-white.csv": wine_csv(size * 3, seed + 1)}
 
 
+FASHION_FILES = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",
+                 "test_images": "t10k-images-idx3-ubyte.gz", "test_labels": "t10k-labels-idx1-ubyte.gz"}
+
+
+def fashion_md5_params(md5: dict[str, str]) -> dict:
+    """A fashion-mnist params update pinning each `download.files` entry to a generated file's md5."""
+    return {"download": {"files": {key: {"md5": md5[name]} for key, name in FASHION_FILES.items()}}}
+
+
 def fashion_files(size: int = 600, seed: int = 0) -> dict[str, bytes]:
     rng = np.random.default_rng(seed)
     train, test = rng.integers(0, 10, size).astype(np.uint8), rng.integers(0, 10, max(size // 6, 10)).astype(np.uint8)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from steps.samples import write_sample_files
+from steps.samples import fashion_md5_params, write_sample_files
 from steps.scaffold import Registry, create_registry, update_params
 
 VENV_BIN = str(Path(sys.executable).parent)
@@ -63,12 +63,8 @@ def point_sources(reg_root: Path, server: SourceServer) -> None:
         color: {"url": server.file_url("wine-quality", f"winequality-{color}.csv"),
                 "sha256": hashlib.sha256((wine / f"winequality-{color}.csv").read_bytes()).hexdigest()}
         for color in ("red", "white")}}})
-    fm = server.md5["fashion-mnist"]
-    update_params(reg_root, "fashion-mnist", {"download": {
-        "base_url": f"{server.url}/fashion-mnist/",
-        "files": {key: {"md5": fm[name]} for key, name in (
-            ("train_images", "train-images-idx3-ubyte.gz"), ("train_labels", "train-labels-idx1-ubyte.gz"),
-            ("test_images", "t10k-images-idx3-ubyte.gz"), ("test_labels", "t10k-labels-idx1-ubyte.gz"))}}})
+    update_params(reg_root, "fashion-mnist", fashion_md5_params(server.md5["fashion-mnist"]))
+    update_params(reg_root, "fashion-mnist", {"download": {"base_url": f"{server.url}/fashion-mnist/"}})
 
 
 def commit_all(root: Path, message: str) -> None:
