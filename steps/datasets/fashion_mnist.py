@@ -102,18 +102,19 @@ def process() -> None:
     p = params()
     files = {k: RAW / f.name for k, f in p.download.files.items()}
 
-    def write_split(split: str, images: np.ndarray, labels: np.ndarray) -> None:
+    def read_pair(split: str) -> tuple[np.ndarray, np.ndarray]:
+        images = read_idx(files[f"{split}_images"], IMAGE_MAGIC)
+        labels = read_idx(files[f"{split}_labels"], LABEL_MAGIC)
         if len(images) != len(labels):
             raise DregError(f"{split}: {len(images)} images but {len(labels)} labels", "the IDX files do not belong together")
+        return images, labels
+
+    def write_split(split: str, images: np.ndarray, labels: np.ndarray) -> None:
         write_parquet(image_table(images, labels), PROCESSED / split / f"{split}.parquet")
 
     with ThreadPoolExecutor(3) as pool:
-        test = pool.submit(lambda: write_split("test", read_idx(files["test_images"], IMAGE_MAGIC),
-                                               read_idx(files["test_labels"], LABEL_MAGIC)))
-        labels = read_idx(files["train_labels"], LABEL_MAGIC)
-        images = read_idx(files["train_images"], IMAGE_MAGIC)
-        if len(images) != len(labels):
-            raise DregError(f"train: {len(images)} images but {len(labels)} labels", "the IDX files do not belong together")
+        test = pool.submit(lambda: write_split("test", *read_pair("test")))
+        images, labels = read_pair("train")
         train, val = split_indices(len(labels), p.process.val_fraction, p.process.seed)
         val_done = pool.submit(write_split, "val", images[val], labels[val])
         write_split("train", images[train], labels[train])
