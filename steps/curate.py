@@ -19,7 +19,7 @@ from steps.config import get_settings
 from steps.digests import file_digests
 from steps.dvcops import missing_in_remote, open_repo, push_outputs
 from steps.errors import DregError
-from steps.gitinfo import git, head_commit, repo_root
+from steps.gitinfo import head_commit, repo_root
 from steps.metadata import build_lineage, metadata_path, write_metadata
 from steps.publish import (
     Release,
@@ -27,9 +27,7 @@ from steps.publish import (
     commit_and_tag,
     current_branch,
     fetch_origin,
-    identity_args,
     push_release,
-    release_message,
 )
 from steps.versions import Bump, list_versions, next_version
 
@@ -180,11 +178,6 @@ def add_files(dataset: str, files: list[Path], bump: Bump = "patch", push: bool 
         raise DregError(f"remote '{get_settings().dvc_remote}' lacks {len(missing)} object(s) (e.g. {missing[0]})",
                         "the push was incomplete; run `dreg add` again — no tag was created")
     version = next_version(dataset, bump, False, root)
-    paths = [Path(f).relative_to(root).as_posix() for f in dvcfiles] + [
-        p for p in (f"data/{dataset}/.gitignore", f"data/{dataset}/metadata.json") if (root / p).exists()]
-    git("add", "--", *paths, cwd=root)
-    if git("diff", "--cached", "--quiet", "--", *paths, cwd=root, check=False).returncode != 0:
-        git(*identity_args(root), "commit", "-q", "-m", release_message(dataset, version), "--", *paths, cwd=root)
     commit = commit_and_tag(dataset, version, root)
     console.print(f"{dataset}: pushed {sent} file(s); tagged [bold]{version.tag}[/bold] at {commit[:10]}", soft_wrap=True)
     if not push:

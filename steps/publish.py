@@ -35,12 +35,14 @@ class Release:
 
 
 def release_paths(dataset: str, root: Path) -> list[str]:
-    """Files a release commits: the pipeline definition, its lock and params, metadata and .gitignore."""
+    """Files a release commits: pipeline definition, lock and params (or the `.dvc` files of curated data),
+    metadata and .gitignore."""
     candidates = [
         f"pipelines/{dataset}/dvc.yaml", lock_path(dataset), f"pipelines/{dataset}/params.yaml",
         f"data/{dataset}/metadata.json", f"data/{dataset}/.gitignore",
     ]
-    return [p for p in candidates if (root / p).exists()]
+    dvcfiles = sorted(p.relative_to(root).as_posix() for p in (root / "data" / dataset).glob("*.dvc"))
+    return [p for p in candidates if (root / p).exists()] + dvcfiles
 
 
 def metadata_rel(dataset: str) -> str:
