@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: demo test test-fast lint bench bench-embeddings venv clean-demo
+.PHONY: demo test test-fast lint bench bench-embeddings venv clean-demo deps
 
 venv: $(VENV)
 
@@ -11,13 +11,16 @@ $(VENV): pyproject.toml scripts/setup-venv.sh
 	touch $@
 
 demo: $(VENV)
-	$(PY) -m steps.demo
+	$(PY) -m steps.dev.demo
 
 test: $(VENV)
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
 
 test-fast: $(VENV)
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not system"
+
+deps: $(VENV)
+	$(PY) -m steps.dev.deps
 
 lint: $(VENV)
 	$(PY) -m ruff check steps workflows tests bench

@@ -19,8 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from steps.samples import fashion_md5_params, write_sample_files
-from steps.scaffold import create_registry, update_params
+from steps import layout
+from steps.dev.samples import fashion_md5_params, write_sample_files
+from steps.dev.scaffold import create_registry, update_params
 
 BIN = Path(sys.executable).parent
 
@@ -34,7 +35,7 @@ def timed(cmd: list[str], cwd: Path) -> float:
 def noop_ratio(root: Path, dataset: str, rounds: int = 7) -> tuple[float, float]:
     """Median wall time of a no-op `dreg run` and of bare `dvc repro`, interleaved."""
     dreg_cmd = [str(BIN / "dreg"), "run", dataset]
-    dvc_cmd = [str(BIN / "dvc"), "repro", f"pipelines/{dataset}/dvc.yaml"]
+    dvc_cmd = [str(BIN / "dvc"), "repro", layout.dvc_yaml(dataset)]
     timed(dreg_cmd, root), timed(dvc_cmd, root)  # warm the page cache
     pairs = [(timed(dreg_cmd, root), timed(dvc_cmd, root)) for _ in range(rounds)]
     return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
@@ -43,7 +44,7 @@ def noop_ratio(root: Path, dataset: str, rounds: int = 7) -> tuple[float, float]
 def pyarrow_floor(root: Path) -> float:
     """Best time to write the decoded train/val/test arrays with pyarrow directly (same options)."""
     from steps.datasets import fashion_mnist as fm
-    from steps.tables import PARQUET_OPTIONS, split_indices
+    from steps.kit.tables import PARQUET_OPTIONS, split_indices
 
     with chdir(root):
         p = fm.params()

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 import email
-import hashlib
 import json
 import logging
 import math
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,8 +29,9 @@ from typing import Any, Self
 
 import numpy as np
 
-BIN = Path(sys.executable).parent
-SOURCE = "opencloudhub-readmes-download"
+from steps.dev.readmes import SOURCE, readmes_registry, release_readmes
+
+PYPI_URL = "https://pypi.org/project/{repo}/"
 DATASET = "opencloudhub-readmes-embeddings"
 
 
@@ -49,23 +47,6 @@ def corpus(min_chars: int = 500) -> dict[str, str]:
         if isinstance(body, str) and len(body.strip()) >= min_chars:
             docs[name] = body
     return dict(sorted(docs.items()))
-
-
-def release(root: Path, docs: dict[str, str], tag: str) -> None:
-    """A readmes release by hand: raw/<repo>_README.md + manifest.json, `dvc add`, push, commit, tag."""
-    raw = root / "data" / SOURCE / "raw"
-    for old in raw.glob("*"):
-        old.unlink()
-    raw.mkdir(parents=True, exist_ok=True)
-    files = []
-    for repo, text in docs.items():
-        (raw / f"{repo}_README.md").write_text(text)
-        files.append({"repo": repo, "file": f"{repo}_README.md", "default_branch": "main", "sha": "0" * 40,
-                      "url": f"https://pypi.org/project/{repo}/", "sha256": hashlib.sha256(text.encode()).hexdigest()})
-    (raw / "manifest.json").write_text(json.dumps({"files": files}, indent=2))
-    for cmd in ([str(BIN / "dvc"), "add", f"data/{SOURCE}/raw"], [str(BIN / "dvc"), "push", "-r", "local"],
-                ["git", "add", "-A"], ["git", "commit", "-q", "-m", tag], ["git", "tag", tag]):
-        subprocess.run(cmd, cwd=root, check=True, capture_output=True)
 
 
 class PeakRss(threading.Thread):
@@ -104,7 +85,7 @@ def embed_run(root: Path, tag: str, table: str, batch_size: int) -> tuple[float,
     """One in-process embed stage run (Ray already up): wall time, table state, peak RSS."""
     from steps.embeddings.db import connect, pg_target
     from steps.embeddings.job import run_embed
-    from steps.embeddings.params import EmbedParams
+    from steps.embeddings.spec import EmbedParams
     from steps.embeddings.store import describe
 
     params = EmbedParams(source_version=tag, table=table, batch_size=batch_size)
@@ -239,10 +220,9 @@ def main() -> None:
     from steps.embeddings.chunking import ChunkConfig, chunk_markdown
     from steps.embeddings.db import connect, pg_target
     from steps.embeddings.model import model_dimension, resolve_model
-    from steps.embeddings.params import EmbedParams
     from steps.embeddings.pgserver import start_embedded, stop_embedded
+    from steps.embeddings.spec import EmbedParams
     from steps.embeddings.store import ident
-    from steps.scaffold import create_registry
 
     docs = corpus()
     p = EmbedParams(source_version=f"{SOURCE}-v1.0.0")
@@ -258,10 +238,7 @@ def main() -> None:
           f"(chunk_size {p.chunk_size}); pipeline runs use {len(chosen)} documents", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="dreg-bench-") as tmp:
-        reg = create_registry(Path(tmp))
-        root = reg.root
-        if (root / "pipelines" / SOURCE).exists():  # its outputs would overlap the hand-made release
-            subprocess.run(["git", "rm", "-rq", f"pipelines/{SOURCE}"], cwd=root, check=True)
+        root = readmes_registry(Path(tmp)).root
         pgdata = Path(tmp) / "pgdata"
         uri = start_embedded(pgdata, announce=False)
         os.environ.update(PGVECTOR_HOST=str(conninfo_to_dict(uri)["host"]), PGVECTOR_USER="postgres",
@@ -275,7 +252,8 @@ def main() -> None:
                                                f"changes the {name} document for the incremental rerun.\n"
             for tag, version in ((f"{SOURCE}-v1.0.0", quarter), (f"{SOURCE}-v1.1.0", chosen),
                                  (f"{SOURCE}-v1.2.0", changed)):
-                release(root, version, tag)
+                release_readmes(root, {repo: text.encode() for repo, text in version.items()}, tag, url=PYPI_URL,
+                                push=False)
 
             start = time.perf_counter()
             ray.init(num_cpus=os.cpu_count(), object_store_memory=256 * 2**20, include_dashboard=False,

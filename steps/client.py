@@ -7,42 +7,21 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from steps.dvcops import dvc_config
-from steps.errors import DregError
-from steps.versions import parse_tag
-
-
-def remote_tags(repo: str) -> list[str]:
-    """Tag names of a registry repo (path or git URL), without cloning it."""
-    proc = subprocess.run(["git", "ls-remote", "--tags", "--refs", repo], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise DregError(f"cannot read tags of {repo}: {proc.stderr.strip()[:200]}", "check the registry URL or path")
-    return [line.split("refs/tags/", 1)[1] for line in proc.stdout.splitlines() if "refs/tags/" in line]
+from steps import layout
+from steps.config import dvc_config
+from steps.git import remote_tags
+from steps.registry.versions import pick_version, versions_in
 
 
 def resolve_tag(dataset: str, version: str = "latest", repo: str = ".") -> str:
     """The release tag of `dataset` for `latest`, `1.2.0`, `v1.2.0` or a full tag name."""
-    versions = sorted((v for t in remote_tags(repo) if (v := parse_tag(t, dataset))), reverse=True)
-    if not versions:
-        raise DregError(f"{dataset} has no published versions in {repo}", "check the dataset name with `dreg list`")
-    if version == "latest":
-        return versions[0].tag
-    wanted = version.removeprefix(f"{dataset}-").removeprefix("v").removesuffix("-automated")
-    for v in versions:
-        if v.semver == wanted:
-            return v.tag
-    raise DregError(f"{dataset} has no version {version}", f"latest is {versions[0].tag}")
-
-
-def _dvc_path(dataset: str, path: str) -> str:
-    return f"data/{dataset}/{path.lstrip('/')}"
+    return pick_version(versions_in(remote_tags(repo), dataset), dataset, version, f" in {repo}").tag
 
 
 def get_url(dataset: str, path: str, version: str = "latest", repo: str = ".") -> str:
@@ -50,7 +29,7 @@ def get_url(dataset: str, path: str, version: str = "latest", repo: str = ".") -
     import dvc.api
 
     tag = resolve_tag(dataset, version, repo)
-    return dvc.api.get_url(_dvc_path(dataset, path), repo=repo, rev=tag, config=dvc_config())
+    return dvc.api.get_url(layout.data_file(dataset, path), repo=repo, rev=tag, config=dvc_config())
 
 
 def read_bytes(dataset: str, path: str, version: str = "latest", repo: str = ".") -> bytes:
@@ -58,7 +37,7 @@ def read_bytes(dataset: str, path: str, version: str = "latest", repo: str = "."
     import dvc.api
 
     tag = resolve_tag(dataset, version, repo)
-    return dvc.api.read(_dvc_path(dataset, path), repo=repo, rev=tag, mode="rb", config=dvc_config())
+    return dvc.api.read(layout.data_file(dataset, path), repo=repo, rev=tag, mode="rb", config=dvc_config())
 
 
 def read_metadata(dataset: str, version: str = "latest", repo: str = ".") -> dict[str, Any]:
@@ -71,7 +50,7 @@ def open_table(dataset: str, path: str, version: str = "latest", repo: str = "."
     import dvc.api
 
     tag = resolve_tag(dataset, version, repo)
-    with dvc.api.open(_dvc_path(dataset, path), repo=repo, rev=tag, mode="rb", config=dvc_config()) as f:
+    with dvc.api.open(layout.data_file(dataset, path), repo=repo, rev=tag, mode="rb", config=dvc_config()) as f:
         return pq.read_table(f)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     ray_address: str | None = Field(None, alias="RAY_ADDRESS")
     docker_image_tag: str | None = Field(None, alias="DOCKER_IMAGE_TAG")
     argo_workflow_uid: str | None = Field(None, alias="ARGO_WORKFLOW_UID")
+    scratch: Path | None = Field(None, alias="DREG_SCRATCH")  # a throwaway rebuild keeps every side effect here
+    pgdata: Path | None = Field(None, alias="DREG_PGDATA")
+    registry_url: str | None = Field(None, alias="DREG_REGISTRY_URL")
+    ray_num_cpus: int | None = Field(None, ge=1, alias="DREG_RAY_NUM_CPUS")
+    ray_object_store_mb: int = Field(256, ge=64, alias="DREG_RAY_OBJECT_STORE_MB")
+    hub_timeout_s: float = Field(3.0, gt=0, alias="DREG_HUB_TIMEOUT")
 
 
 class Credentials(BaseSettings):
@@ -64,3 +70,15 @@ def get_settings() -> Settings:
 def get_credentials() -> Credentials:
     """Credentials for this process, from the environment only."""
     return Credentials()
+
+
+def dvc_config(settings: Settings | None = None) -> dict[str, Any]:
+    """DVC config overrides from settings: default remote, local folder URL, S3 URL and endpoint."""
+    s = settings or get_settings()
+    remote: dict[str, dict[str, str]] = {}
+    if s.local_remote_url:
+        remote["local"] = {"url": s.local_remote_url}
+    minio = {k: v for k, v in (("url", s.s3_remote_url), ("endpointurl", s.s3_endpoint_url)) if v}
+    if minio:
+        remote["minio"] = minio
+    return {"core": {"remote": s.dvc_remote}, **({"remote": remote} if remote else {})}

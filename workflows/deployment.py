@@ -1,4 +1,6 @@
-"""Deployment settings the templates are rendered with; the defaults mirror the chart's values.yaml."""
+"""Per-cluster settings the templates are rendered with: defaults that mirror the chart's values.yaml,
+and the chart's copy, where every setting is a `HELM__<name>__` placeholder that
+charts/data-registry/templates/workflows.yaml replaces with a value."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows.catalog import SCHEDULED
+from workflows.profiles import SCHEDULED
 
 CONFIG_MAP = "data-registry-env"
 
@@ -21,10 +23,12 @@ class SecretRef:
 
 
 def _gpu_node_selector() -> dict[str, str]:
+    """Nodes with NVIDIA GPUs (values.yaml gpu.nodeSelector)."""
     return {"nvidia.com/gpu.present": "true"}
 
 
 def _gpu_tolerations() -> list[dict[str, str]]:
+    """Tolerate the GPU nodes' taint (values.yaml gpu.tolerations)."""
     return [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
 
 
@@ -49,50 +53,27 @@ class Deployment:
     cron_datasets: str = json.dumps(list(SCHEDULED), separators=(",", ":"))
 
 
-def _helm(name: str) -> str:
-    """Sentinel that the chart renderer replaces with a Helm expression."""
+def placeholder(name: str) -> str:
+    """The text the chart replaces with its value `name` (see templates/workflows.yaml)."""
     return f"HELM__{name}__"
 
 
-HELM_EXPRESSIONS: dict[str, str] = {
-    "namespace": '{{ include "data-registry.namespace" . | quote }}',
-    "image": '{{ include "data-registry.image" . | quote }}',
-    "rayImage": '{{ include "data-registry.rayImage" . | quote }}',
-    "serviceAccount": '{{ include "data-registry.serviceAccountName" . | quote }}',
-    "workspaceSize": "{{ .Values.workspace.size | quote }}",
-    "gitSecret": "{{ .Values.git.credentialsSecret.name | quote }}",
-    "gitTokenKey": "{{ .Values.git.credentialsSecret.tokenKey | quote }}",
-    "s3Secret": "{{ .Values.dvc.credentialsSecret.name | quote }}",
-    "s3AccessKeyIdKey": "{{ .Values.dvc.credentialsSecret.accessKeyIdKey | quote }}",
-    "s3SecretAccessKeyKey": "{{ .Values.dvc.credentialsSecret.secretAccessKeyKey | quote }}",
-    "pgSecret": "{{ .Values.postgres.passwordSecret.name | quote }}",
-    "pgPasswordKey": "{{ .Values.postgres.passwordSecret.key | quote }}",
-    "mlflowSecret": "{{ .Values.mlflow.tokenSecret.name | quote }}",
-    "mlflowTokenKey": "{{ .Values.mlflow.tokenSecret.key | quote }}",
-    "gpuNodeSelector": "{{ toJson .Values.gpu.nodeSelector }}",
-    "gpuTolerations": "{{ toJson .Values.gpu.tolerations }}",
-    "cronSchedule": "{{ .Values.cron.schedule | quote }}",
-    "cronTimezone": "{{ .Values.cron.timezone | quote }}",
-    "cronDatasets": "{{ toJson .Values.cron.datasets | quote }}",
-}
-
-
-def helm_deployment() -> Deployment:
-    """Settings made of sentinels, for the copy of the templates that ships in the Helm chart."""
+def chart_deployment() -> Deployment:
+    """Settings made of placeholders, for the copy of the templates that ships in the Helm chart."""
     return Deployment(
-        namespace=_helm("namespace"),
-        image=_helm("image"),
-        ray_image=_helm("rayImage"),
-        service_account=_helm("serviceAccount"),
-        workspace_size=_helm("workspaceSize"),
-        git_token=SecretRef(_helm("gitSecret"), _helm("gitTokenKey")),
-        s3_access_key_id=SecretRef(_helm("s3Secret"), _helm("s3AccessKeyIdKey")),
-        s3_secret_access_key=SecretRef(_helm("s3Secret"), _helm("s3SecretAccessKeyKey")),
-        pgvector_password=SecretRef(_helm("pgSecret"), _helm("pgPasswordKey"), optional=True),
-        mlflow_token=SecretRef(_helm("mlflowSecret"), _helm("mlflowTokenKey"), optional=True),
-        gpu_node_selector=_helm("gpuNodeSelector"),
-        gpu_tolerations=_helm("gpuTolerations"),
-        cron_schedule=_helm("cronSchedule"),
-        cron_timezone=_helm("cronTimezone"),
-        cron_datasets=_helm("cronDatasets"),
+        namespace=placeholder("namespace"),
+        image=placeholder("image"),
+        ray_image=placeholder("rayImage"),
+        service_account=placeholder("serviceAccount"),
+        workspace_size=placeholder("workspaceSize"),
+        git_token=SecretRef(placeholder("gitSecret"), placeholder("gitTokenKey")),
+        s3_access_key_id=SecretRef(placeholder("s3Secret"), placeholder("s3AccessKeyIdKey")),
+        s3_secret_access_key=SecretRef(placeholder("s3Secret"), placeholder("s3SecretAccessKeyKey")),
+        pgvector_password=SecretRef(placeholder("pgSecret"), placeholder("pgPasswordKey"), optional=True),
+        mlflow_token=SecretRef(placeholder("mlflowSecret"), placeholder("mlflowTokenKey"), optional=True),
+        gpu_node_selector=placeholder("gpuNodeSelector"),
+        gpu_tolerations=placeholder("gpuTolerations"),
+        cron_schedule=placeholder("cronSchedule"),
+        cron_timezone=placeholder("cronTimezone"),
+        cron_datasets=placeholder("cronDatasets"),
     )

@@ -11,16 +11,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field, HttpUrl, field_validator
 
-from steps.atomic import write_json
-from steps.download import fetch
+from steps import layout
 from steps.errors import DregError
-from steps.metadata import build_lineage, read_sources, write_metadata
-from steps.params import Params, load_params
-from steps.stage import run_stage_main
-from steps.tables import class_counts, split_indices, write_parquet
+from steps.kit.download import fetch
+from steps.kit.metadata import read_sources, source_lineage, write_metadata, write_sources
+from steps.kit.params import Params, load_params
+from steps.kit.stage import run_stage_main
+from steps.kit.tables import class_counts, split_indices, write_parquet
 
 DATASET = "emotion"
-DATA = Path("data") / DATASET
+DATA = Path(layout.data_dir(DATASET))
 RAW, PROCESSED = DATA / "raw", DATA / "processed"
 SPLITS = ("train", "val")
 SCHEMA = pa.schema([("text", pa.string()), ("label", pa.string()), ("label_id", pa.int64())])
@@ -65,7 +65,7 @@ def download() -> None:
     """Fetch the dataset's parquet file and record its source (URL, checksums) in raw/sources.json."""
     d = params().download
     source = fetch(str(d.url), RAW / Path(d.url.path or "emotions.parquet").name, dataset=DATASET, sha256=d.sha256)
-    write_json(RAW / "sources.json", {"sources": [source]})
+    write_sources(DATASET, [source])
 
 
 def read_source(path: Path, d: Download) -> pd.DataFrame:
@@ -107,7 +107,7 @@ def process() -> None:
     """Gate the source, sample `sample_fraction` per class, and write a stratified seeded train/val split."""
     p = params()
     names = classes(p.process)
-    sources = read_sources(RAW / "sources.json")
+    sources = read_sources(DATASET)
     frame = read_source(RAW / sources[0]["file"], p.download)
     check_quality(frame, names)
     if p.process.sample_fraction < 1:
@@ -163,14 +163,10 @@ def analyze() -> None:
         },
         splits={s: {"num_samples": len(f)} for s, f in splits.items()},
         metrics=metrics,
-        lineage=build_lineage(read_sources(RAW / "sources.json"), p.model_dump(mode="json")),
+        lineage=source_lineage(DATASET, p),
         extra={"label_map": {str(i): name for i, name in enumerate(names)}},
     )
 
 
-def main() -> None:
-    run_stage_main(DATASET, {"download": download, "process": process, "analyze": analyze})
-
-
 if __name__ == "__main__":
-    main()
+    run_stage_main(DATASET, download, process, analyze)

@@ -9,18 +9,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import Field, HttpUrl
+from pydantic import HttpUrl
 
-from steps.atomic import write_json
-from steps.download import fetch
+from steps import layout
 from steps.errors import DregError
-from steps.metadata import build_lineage, read_sources, write_metadata
-from steps.params import Params, load_params
-from steps.stage import run_stage_main
-from steps.tables import class_counts, split_indices, write_parquet
+from steps.kit.download import fetch
+from steps.kit.metadata import source_lineage, write_metadata, write_sources
+from steps.kit.params import Params, SplitParams, load_params
+from steps.kit.stage import run_stage_main
+from steps.kit.tables import class_counts, split_indices, write_parquet
 
 DATASET = "fashion-mnist"
-DATA = Path("data") / DATASET
+DATA = Path(layout.data_dir(DATASET))
 RAW, PROCESSED = DATA / "raw", DATA / "processed"
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 ROWS = COLS = 28
@@ -39,14 +39,9 @@ class Download(Params):
     files: dict[str, SourceFile]
 
 
-class Process(Params):
-    val_fraction: float = Field(gt=0, lt=1)
-    seed: int
-
-
 class FashionParams(Params):
     download: Download
-    process: Process
+    process: SplitParams
 
 
 def params() -> FashionParams:
@@ -64,7 +59,7 @@ def download() -> None:
         {"role": key, **fetch(f"{base}/{f.name}", RAW / f.name, dataset=DATASET, md5=f.md5)}
         for key, f in sorted(d.files.items())
     ]
-    write_json(RAW / "sources.json", {"sources": sources})
+    write_sources(DATASET, sources)
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
@@ -155,13 +150,9 @@ def analyze() -> None:
         },
         splits={s: {"num_samples": len(y)} for s, (_, y) in splits.items()},
         metrics=metrics,
-        lineage=build_lineage(read_sources(RAW / "sources.json"), params().model_dump(mode="json")),
+        lineage=source_lineage(DATASET, params()),
     )
 
 
-def main() -> None:
-    run_stage_main(DATASET, {"download": download, "process": process, "analyze": analyze})
-
-
 if __name__ == "__main__":
-    main()
+    run_stage_main(DATASET, download, process, analyze)

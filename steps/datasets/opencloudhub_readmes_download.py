@@ -14,17 +14,18 @@ from typing import Any
 
 from pydantic import Field, HttpUrl
 
-from steps.atomic import write_bytes, write_json
-from steps.download import local_mirror
+from steps import layout
 from steps.errors import DregError
-from steps.github import GitHubClient
-from steps.metadata import build_lineage, write_metadata
-from steps.params import Params, load_params
-from steps.stage import run_stage_main
-from steps.tables import numeric_stats
+from steps.kit.download import local_mirror
+from steps.kit.files import write_bytes, write_json
+from steps.kit.metadata import build_lineage, write_metadata
+from steps.kit.params import Params, load_params
+from steps.kit.stage import run_stage_main
+from steps.kit.tables import numeric_stats
+from steps.sources.github import GitHubClient
 
 DATASET = "opencloudhub-readmes-download"
-RAW = Path("data") / DATASET / "raw"
+RAW = Path(layout.data_file(DATASET, "raw"))
 MANIFEST = RAW / "manifest.json"
 
 
@@ -127,9 +128,5 @@ def analyze() -> None:
     )
 
 
-def main() -> None:
-    run_stage_main(DATASET, {"download": download, "analyze": analyze})
-
-
 if __name__ == "__main__":
-    main()
+    run_stage_main(DATASET, download, analyze)

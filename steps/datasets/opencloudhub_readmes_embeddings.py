@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from steps.embeddings.params import EmbeddingsParams
-from steps.params import load_params
-from steps.stage import run_stage_main
+from steps.embeddings.spec import EmbeddingsParams
+from steps.kit.params import load_params
+from steps.kit.stage import run_stage_main
 
 DATASET = "opencloudhub-readmes-embeddings"
 
@@ -32,9 +32,5 @@ def analyze() -> None:
     run_analyze(DATASET, params(), Path.cwd())
 
 
-def main() -> None:
-    run_stage_main(DATASET, {"embed": embed, "analyze": analyze})
-
-
 if __name__ == "__main__":
-    main()
+    run_stage_main(DATASET, embed, analyze)

@@ -18,16 +18,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field, HttpUrl, model_validator
 
-from steps.atomic import atomic_path, write_bytes, write_json
-from steps.download import fetch
+from steps import layout
 from steps.errors import DregError
-from steps.metadata import build_lineage, read_sources, write_metadata
-from steps.params import Params, load_params
-from steps.stage import run_stage_main
-from steps.tables import split_indices
+from steps.kit.download import fetch
+from steps.kit.files import atomic_path, write_bytes, write_json
+from steps.kit.metadata import read_sources, source_lineage, write_metadata, write_sources
+from steps.kit.params import Params, load_params
+from steps.kit.stage import run_stage_main
+from steps.kit.tables import split_indices
 
 DATASET = "roco-radiology"
-DATA = Path("data") / DATASET
+DATA = Path(layout.data_dir(DATASET))
 RAW, PROCESSED = DATA / "raw", DATA / "processed"
 PROMPT = DATA / "prompt.json"
 SPLITS = ("train", "test")
@@ -72,12 +73,12 @@ def download() -> None:
     """Fetch the parquet shard (images embedded) and record its source in raw/sources.json."""
     d = params().download
     source = fetch(str(d.url), RAW / Path(d.url.path or "train.parquet").name, dataset=DATASET, sha256=d.sha256)
-    write_json(RAW / "sources.json", {"sources": [source]})
+    write_sources(DATASET, [source])
 
 
 def resolve_prompt() -> None:
     """Load the prompt by version or alias from MLflow and write what it resolved to (text, version, sha256)."""
-    from steps.prompts import load_prompt
+    from steps.sources.prompts import load_prompt
 
     p = params().prompt
     write_json(PROMPT, load_prompt(p.name, p.version, p.alias).to_dict())
@@ -123,7 +124,7 @@ def read_rows(path: Path, n: int) -> list[dict[str, Any]]:
 
 def sample_record(row: dict[str, Any], split: str, template: str) -> tuple[dict[str, Any], bytes, str]:
     """One conversation record, the image bytes and the image's path relative to the split folder."""
-    from steps.prompts import render
+    from steps.sources.prompts import render
 
     image_id, caption = str(row["image_id"] or "").strip(), str(row["caption"] or "").strip()
     data = (row["image"] or {}).get("bytes") if isinstance(row["image"], dict) else None
@@ -155,7 +156,7 @@ def process() -> None:
     """Render the prompt per sample; write train/test JSONL conversations and the images beside them."""
     p = params().process
     prompt = json.loads(PROMPT.read_text())
-    rows = read_rows(RAW / read_sources(RAW / "sources.json")[0]["file"], p.num_samples)
+    rows = read_rows(RAW / read_sources(DATASET)[0]["file"], p.num_samples)
     ids = [str(r["image_id"]) for r in rows]
     if len(set(ids)) != len(ids):
         raise DregError("duplicate image_id in the source rows", "image ids must be unique")
@@ -217,16 +218,11 @@ def analyze() -> None:
         },
         splits={s: {"num_samples": len(r)} for s, r in splits.items()},
         metrics={s: split_metrics(r) for s, r in splits.items()},
-        lineage=build_lineage(read_sources(RAW / "sources.json"), params().model_dump(mode="json")),
+        lineage=source_lineage(DATASET, params()),
         extra={"prompt": {k: prompt[k] for k in ("name", "version", "alias", "template", "sha256",
                                                  "tracking_uri_kind")}},
     )
 
 
-def main() -> None:
-    run_stage_main(DATASET, {"download": download, "resolve_prompt": resolve_prompt, "process": process,
-                             "analyze": analyze})
-
-
 if __name__ == "__main__":
-    main()
+    run_stage_main(DATASET, download, resolve_prompt, process, analyze)

@@ -8,16 +8,17 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import Field, HttpUrl
 
-from steps.atomic import atomic_path, write_json
-from steps.download import fetch
+from steps import layout
 from steps.errors import DregError
-from steps.metadata import build_lineage, read_sources, write_metadata
-from steps.params import Params, load_params
-from steps.stage import run_stage_main
-from steps.tables import class_counts, numeric_stats, split_indices, write_parquet
+from steps.kit.download import fetch
+from steps.kit.files import atomic_path
+from steps.kit.metadata import read_sources, source_lineage, write_metadata, write_sources
+from steps.kit.params import Params, SplitParams, load_params
+from steps.kit.stage import run_stage_main
+from steps.kit.tables import class_counts, numeric_stats, split_indices, write_parquet
 
 DATASET = "wine-quality"
-DATA = Path("data") / DATASET
+DATA = Path(layout.data_dir(DATASET))
 RAW, PROCESSED = DATA / "raw", DATA / "processed"
 FEATURES = [
     "fixed acidity", "volatile acidity", "citric acid", "residual sugar", "chlorides",
@@ -35,14 +36,9 @@ class Download(Params):
     sources: dict[str, Source] = Field(min_length=1)
 
 
-class Process(Params):
-    val_fraction: float = Field(gt=0, lt=1)
-    seed: int
-
-
 class WineParams(Params):
     download: Download
-    process: Process
+    process: SplitParams
 
 
 def params() -> WineParams:
@@ -55,7 +51,7 @@ def download() -> None:
         {"wine_type": wine_type, **fetch(str(src.url), RAW / f"{wine_type}.csv", dataset=DATASET, sha256=src.sha256)}
         for wine_type, src in params().download.sources.items()
     ]
-    write_json(RAW / "sources.json", {"sources": sources})
+    write_sources(DATASET, sources)
 
 
 def read_wine_csv(path: Path, wine_type: str) -> pd.DataFrame:
@@ -72,7 +68,7 @@ def read_wine_csv(path: Path, wine_type: str) -> pd.DataFrame:
 def process() -> None:
     """Merge red and white into processed/wine-quality.csv and a seeded, stratified train/val parquet split."""
     p = params().process
-    sources = read_sources(RAW / "sources.json")
+    sources = read_sources(DATASET)
     frame = pd.concat([read_wine_csv(RAW / s["file"], s["wine_type"]) for s in sources], ignore_index=True)
     with atomic_path(PROCESSED / "wine-quality.csv") as tmp:
         frame.to_csv(tmp, index=False)
@@ -107,13 +103,9 @@ def analyze() -> None:
         schema=schema,
         splits={s: {"num_samples": len(f)} for s, f in splits.items()},
         metrics=metrics,
-        lineage=build_lineage(read_sources(RAW / "sources.json"), params().model_dump(mode="json")),
+        lineage=source_lineage(DATASET, params()),
     )
 
 
-def main() -> None:
-    run_stage_main(DATASET, {"download": download, "process": process, "analyze": analyze})
-
-
 if __name__ == "__main__":
-    main()
+    run_stage_main(DATASET, download, process, analyze)

@@ -1,6 +1,7 @@
-"""`python -m steps.embeddings [embed|db-info|db-stop]`: the one entrypoint (local Ray, or RAY_ADDRESS's cluster).
+"""`python -m steps.embeddings db-info|db-stop`: where the vectors live, and stopping the embedded PostgreSQL.
 
-This is what a KubeRay RayJob runs; `embed` reads `pipelines/<dataset>/params.yaml` from the working directory.
+The embed stage itself has one entry point, like every stage: `dreg stage opencloudhub-readmes-embeddings embed`
+(DVC runs `python -m steps.datasets.opencloudhub_readmes_embeddings embed`).
 """
 
 from __future__ import annotations
@@ -10,23 +11,16 @@ import sys
 from pathlib import Path
 
 from steps.errors import DregError
-from steps.stage import report_error
+from steps.kit.stage import report_error
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m steps.embeddings", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="embed", choices=["embed", "db-info", "db-stop"])
-    parser.add_argument("--dataset", default="opencloudhub-readmes-embeddings", help="pipeline whose params to use")
+    parser.add_argument("command", choices=["db-info", "db-stop"])
     args = parser.parse_args(argv)
     root = Path.cwd()
     try:
-        if args.command == "embed":
-            from steps.embeddings.job import run_embed
-            from steps.embeddings.params import EmbeddingsParams
-            from steps.params import load_params
-
-            run_embed(args.dataset, load_params(args.dataset, EmbeddingsParams).embed, root)
-        elif args.command == "db-info":
+        if args.command == "db-info":
             from steps.embeddings.db import pg_target
 
             print(pg_target(root).where)

@@ -9,10 +9,10 @@ from typing import Any
 from psycopg import sql
 
 from steps.embeddings.job import report_path
-from steps.embeddings.params import EmbeddingsParams
+from steps.embeddings.spec import EmbeddingsParams
 from steps.embeddings.store import CONTRACT, OPCLASS, describe, ident, index_name, set_digest, table_ids
 from steps.errors import DregError
-from steps.metadata import build_lineage, write_metadata
+from steps.kit.metadata import build_lineage, write_metadata
 
 METADATA_FIELDS = ["source_repo", "source_file", "source_url", "chunk_index", "section_h1", "section_h2",
                    "section_h3", "dvc_data_version", "embedding_model", "content_sha256", "docker_image",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,23 +18,27 @@ class PgTarget:
 
     conninfo: str
     where: str
-    embedded: bool
 
 
 def pg_target(root: Path, announce: bool = True) -> PgTarget:
-    """`PGVECTOR_HOST` (+ port, user, database, password) when set; else the embedded server of `root`."""
+    """`PGVECTOR_HOST` (+ port, user, database, password) when set; else the embedded server of `root`.
+
+    In a throwaway rebuild (`DREG_SCRATCH`, set by `dreg verify`) the vectors never reach the configured
+    server: an embedded one under the scratch folder serves this process and stops when it exits."""
     from psycopg.conninfo import make_conninfo
 
     s = get_settings()
+    if s.scratch:
+        return scratch_target(announce)
     if s.pgvector_host:
         secret = get_credentials().pgvector_password
         conninfo = make_conninfo(host=s.pgvector_host, port=s.pgvector_port, user=s.pgvector_user,
                                  dbname=s.pgvector_database, password=secret.get_secret_value() if secret else None)
-        return PgTarget(conninfo, f"{s.pgvector_user}@{s.pgvector_host}:{s.pgvector_port}/{s.pgvector_database}", False)
+        return PgTarget(conninfo, f"{s.pgvector_user}@{s.pgvector_host}:{s.pgvector_port}/{s.pgvector_database}")
     from steps.embeddings.pgserver import pgdata_path, start_embedded
 
     pgdata = pgdata_path(root)
-    return PgTarget(start_embedded(pgdata, announce=announce), f"embedded PostgreSQL in {pgdata}", True)
+    return PgTarget(start_embedded(pgdata, announce=announce), f"embedded PostgreSQL in {pgdata}")
 
 
 def connect(target: PgTarget, app: str = APP_NAME, vector: bool = True):
@@ -63,3 +68,13 @@ def ensure_vector(conn, target: PgTarget) -> None:
         conn.close()
         raise DregError(f"pgvector is not available on {target.where}: {str(exc).strip().splitlines()[0]}",
                         "install pgvector on the server, or have an admin run CREATE EXTENSION vector") from None
+
+
+def scratch_target(announce: bool) -> PgTarget:
+    """The embedded server of the current scratch folder, stopped when this process exits."""
+    from steps.embeddings.pgserver import pgdata_path, start_embedded, stop_embedded
+
+    pgdata = pgdata_path(Path.cwd())
+    uri = start_embedded(pgdata, announce=announce)
+    atexit.register(stop_embedded, pgdata)
+    return PgTarget(uri, f"throwaway embedded PostgreSQL in {pgdata}")

@@ -14,21 +14,20 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from steps.atomic import write_json
+from steps import layout
 from steps.config import get_settings
 from steps.embeddings.chunking import ChunkConfig
-from steps.embeddings.params import EmbedParams
-from steps.embeddings.settings import get_embedding_settings
 from steps.embeddings.source import SourceRef, read_manifest
+from steps.embeddings.spec import EmbedParams
 from steps.errors import DregError
+from steps.kit.files import write_json
 
-DEFAULT_DATASET = "opencloudhub-readmes-embeddings"
 WRITE_BATCH = 256
 console = Console(highlight=False)
 
 
 def report_path(dataset: str, root: Path) -> Path:
-    return root / "data" / dataset / "embed_report.json"
+    return root / layout.data_file(dataset, "embed_report.json")
 
 
 @dataclass
@@ -104,7 +103,7 @@ def source_kind(ref: SourceRef) -> str:
     from steps.embeddings.source import open_fs
 
     try:
-        with open_fs(ref).open(f"data/{ref.dataset}/metadata.json", "rb") as f:
+        with open_fs(ref).open(layout.metadata_json(ref.dataset), "rb") as f:
             kind = json.loads(f.read()).get("lineage", {}).get("source", {}).get("kind")
     except Exception:  # noqa: BLE001  (a release without metadata.json)
         return "dataset"
@@ -143,7 +142,7 @@ def run_embed(dataset: str, params: EmbedParams, root: Path, source_repo: str | 
 
     started = time.monotonic()
     settings = get_settings()
-    ref = SourceRef(source_repo or get_embedding_settings().registry_url or str(root), params.source_dataset,
+    ref = SourceRef(source_repo or settings.registry_url or str(root), params.source_dataset,
                     params.source_version)
     manifest = read_manifest(ref)
     model_path = resolve_model(params.model)

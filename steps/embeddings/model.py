@@ -7,8 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from steps.embeddings.params import DEFAULT_MODEL
-from steps.embeddings.settings import get_embedding_settings
+from steps.config import get_settings
+from steps.embeddings.spec import DEFAULT_MODEL
 from steps.errors import DregError
 
 
@@ -42,7 +42,7 @@ def hub_has_model(name: str) -> bool | None:
     from huggingface_hub.errors import HFValidationError, RepositoryNotFoundError
 
     try:
-        HfApi().model_info(name, timeout=get_embedding_settings().hub_timeout_s)
+        HfApi().model_info(name, timeout=get_settings().hub_timeout_s)
     except (RepositoryNotFoundError, HFValidationError):
         return False
     except Exception:  # noqa: BLE001  (DNS, connection, timeout: the hub is unreachable)

@@ -8,16 +8,18 @@ from pathlib import Path
 
 from rich.console import Console
 
-from steps.embeddings.settings import get_embedding_settings
+from steps import layout
+from steps.config import get_settings
 from steps.errors import DregError
 
 err_console = Console(stderr=True, highlight=False)
 
 
 def pgdata_path(root: Path) -> Path:
-    """`DREG_PGDATA`, else `<registry root>/.dreg/pgdata` (git-ignored, kept across runs)."""
-    configured = get_embedding_settings().pgdata
-    return (configured if configured else root / ".dreg" / "pgdata").expanduser().resolve()
+    """`<DREG_SCRATCH>/pgdata` in a throwaway rebuild, else `DREG_PGDATA`, else `<root>/.dreg/pgdata` (kept)."""
+    s = get_settings()
+    configured = s.scratch / "pgdata" if s.scratch else s.pgdata
+    return (configured if configured else layout.state_dir(root) / "pgdata").expanduser().resolve()
 
 
 def _server(pgdata: Path, start: bool = True):

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from rich.console import Console
 
 from steps.config import get_settings
-from steps.embeddings.settings import get_embedding_settings
 from steps.errors import DregError
 
 err_console = Console(stderr=True, highlight=False)
@@ -28,7 +27,7 @@ def ray_session() -> Iterator[None]:
             if address:
                 ray.init(address=address, logging_level=logging.WARNING)
             else:
-                es = get_embedding_settings()
+                es = get_settings()
                 ray.init(num_cpus=es.ray_num_cpus, object_store_memory=es.ray_object_store_mb * 2**20,
                          include_dashboard=False, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as exc:

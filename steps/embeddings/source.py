@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from steps.client import remote_tags
-from steps.dvcops import dvc_config
+from steps import layout
+from steps.config import dvc_config
 from steps.errors import DregError
+from steps.git import remote_tags
 
 MANIFEST_KEYS = ("repo", "file")
 
@@ -24,7 +25,7 @@ class SourceRef:
 
     @property
     def raw_dir(self) -> str:
-        return f"data/{self.dataset}/raw"
+        return layout.data_file(self.dataset, "raw")
 
     def path(self, name: str) -> str:
         return f"{self.raw_dir}/{name}"

@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg import sql
 
-from steps.embeddings.params import check_table_name
+from steps.embeddings.spec import check_table_name
 from steps.errors import DregError
 
 STAGE = "dreg_embeddings_stage"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -82,20 +83,35 @@ def errors(validator: Any, doc: Any) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in validator.iter_errors(doc)]
 
 
+def helm_binary() -> str:
+    """A real helm: on PATH, in .venv/bin, or installed there by scripts/install-helm.sh."""
+    venv_helm = ROOT / ".venv" / "bin" / "helm"
+    found = shutil.which("helm") or (str(venv_helm) if venv_helm.exists() else None)
+    if not found:
+        subprocess.run(["bash", str(ROOT / "scripts" / "install-helm.sh")], check=True, cwd=ROOT)
+        found = str(venv_helm)
+    return found
+
+
+@cache
+def _templated_argo_documents() -> dict[str, dict[str, Any]]:
+    docs = helm_template(helm_binary())
+    return {d["metadata"]["name"]: d for d in docs if d["apiVersion"] == "argoproj.io/v1alpha1"}
+
+
 def load_rendered() -> dict[str, dict[str, Any]]:
-    return {
-        p.stem: yaml.safe_load(p.read_text())
-        for p in sorted((ROOT / "workflows" / "rendered").glob("*.yaml"))
-    }
+    """The Argo documents that deploy: `helm template` of the chart (its committed generated/) with default values."""
+    return copy.deepcopy(_templated_argo_documents())
 
 
-def evaluate(expression: str, inputs: dict[str, str]) -> str:
+def evaluate(expression: str, inputs: dict[str, str], values: dict[str, str] | None = None) -> str:
     """Evaluate the two Argo expression forms the templates use: `{...}[param]` and `a == 'b' ? 'x' : 'y'`."""
     python = re.sub(r"inputs\.parameters\.(\w+)", r'P["\1"]', expression.strip())
+    python = re.sub(r"(workflow\.parameters\.\w+)", r'V["\1"]', python)
     ternary = re.fullmatch(r"(.+?) \? (.+?) : (.+)", python)
     if ternary:
         python = f"({ternary.group(2)}) if ({ternary.group(1)}) else ({ternary.group(3)})"
-    return str(eval(python, {"__builtins__": {}}, {"P": inputs}))
+    return str(eval(python, {"__builtins__": {}}, {"P": inputs, "V": values or {}}))
 
 
 def substitute(text: str, inputs: dict[str, str], extra: dict[str, str] | None = None) -> str:
@@ -105,7 +121,7 @@ def substitute(text: str, inputs: dict[str, str], extra: dict[str, str] | None =
     def one(match: re.Match[str]) -> str:
         tag = match.group(1).strip()
         if tag.startswith("="):
-            return evaluate(tag[1:], inputs)
+            return evaluate(tag[1:], inputs, values)
         if tag.startswith("inputs.parameters."):
             return inputs[tag.removeprefix("inputs.parameters.")]
         return values[tag]
@@ -139,6 +155,23 @@ def task_inputs(
         p["name"]: substitute(str(p["value"]), scope, extra)
         for p in task.get("arguments", {}).get("parameters", [])
     }
+
+
+def step_inputs(
+    templates: dict[str, dict[str, Any]],
+    task: dict[str, Any],
+    scope: dict[str, str],
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """All inputs a task's template runs with: the task's arguments over the template's defaults.
+
+    Defaults may read workflow parameters, which Argo resolves first; the entrypoint's inputs mirror
+    the workflow parameters, so `scope` stands for both.
+    """
+    workflow = {f"workflow.parameters.{name}": value for name, value in scope.items()}
+    declared = templates[task["template"]].get("inputs", {}).get("parameters", [])
+    own = {p["name"]: substitute(str(p["default"]), {}, workflow) for p in declared if "default" in p}
+    return {**own, **task_inputs(task, scope, extra)}
 
 
 def helm_template(helm: str, *args: str) -> list[dict[str, Any]]:

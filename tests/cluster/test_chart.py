@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import subprocess
 from pathlib import Path
@@ -17,12 +18,13 @@ from tests.cluster.support import (
     defaults,
     errors,
     helm_template,
-    load_rendered,
     rayjob_validator,
+    step_inputs,
     substitute,
-    task_inputs,
     templates_by_name,
 )
+from workflows import render
+from workflows.deployment import Deployment
 
 GPU_VALUES = CHART / "values-gpu.yaml"
 KIND_VALUES = CHART / "values-kind.yaml"
@@ -64,14 +66,14 @@ def test_helm_lint(helm: str, values: list[str]) -> None:
 def test_templated_argo_documents_validate_strictly(default_docs: list[dict[str, Any]], helm: str) -> None:
     for docs in (default_docs, helm_template(helm, "-f", str(GPU_VALUES))):
         argo = [d for d in docs if d["apiVersion"] == "argoproj.io/v1alpha1"]
-        assert len(argo) == len(load_rendered())
+        assert len(argo) == len(list(render.CHART_GENERATED.glob("*.yaml")))
         for doc in argo:
             assert errors(argo_validator(doc["kind"]), doc) == [], doc["metadata"]["name"]
 
 
 def test_argo_expressions_survive_helm_templating(default_docs: list[dict[str, Any]]) -> None:
-    """With default values the chart ships exactly what `make render` writes, `{{...}}` intact."""
-    rendered = load_rendered()
+    """With default values the chart ships exactly what the Hera definitions give, `{{...}}` intact."""
+    rendered = render.documents(Deployment(), render.ray_version())
     templated = {d["metadata"]["name"]: d for d in default_docs if d["apiVersion"] == "argoproj.io/v1alpha1"}
     assert set(templated) == set(rendered)
     for name, doc in rendered.items():
@@ -80,11 +82,26 @@ def test_argo_expressions_survive_helm_templating(default_docs: list[dict[str, A
     assert "{{inputs.parameters.force_flag}}" in embeddings and "{{workflow.uid}}" in embeddings
 
 
+@pytest.mark.parametrize(
+    "values", [[], ["-f", str(GPU_VALUES)], ["-f", str(KIND_VALUES)]], ids=["default", "gpu", "kind"]
+)
+def test_chart_fills_in_every_placeholder(helm: str, values: list[str]) -> None:
+    """Each `HELM__<name>__` in generated/ has a value in templates/workflows.yaml; none reaches the output."""
+    table = (CHART / "templates" / "workflows.yaml").read_text()
+    generated = "".join(p.read_text() for p in render.CHART_GENERATED.glob("*.yaml"))
+    names = set(re.findall(r"HELM__(\w+?)__", generated))
+    assert names and all(f'"{name}" (' in table for name in names)
+    docs = helm_template(helm, *values)
+    assert "HELM__" not in yaml.safe_dump_all(docs)
+
+
 def gpu_rayjob(docs: list[dict[str, Any]]) -> dict[str, Any]:
     doc = by_kind(docs, "WorkflowTemplate")["opencloudhub-readmes-embeddings"]
     templates = templates_by_name(doc)
     task = next(t for t in templates["main"]["dag"]["tasks"] if t["template"] == "ray-stage")
-    inputs = task_inputs(task, defaults(doc), {"tasks.checkout.outputs.parameters.commit": "a" * 40})
+    inputs = step_inputs(
+        templates, task, defaults(doc), {"tasks.checkout.outputs.parameters.commit": "a" * 40}
+    )
     return yaml.safe_load(substitute(templates["ray-stage"]["resource"]["manifest"], inputs))
 
 
@@ -205,7 +222,7 @@ def test_no_secret_value_reaches_rendered_output(helm: str, tmp_path: Path) -> N
         )
         assert refused.returncode != 0 and "additional properties" in refused.stderr.lower()
         assert not any(v in refused.stdout for v in fake.values())
-    committed = "\n".join(p.read_text() for p in (ROOT / "workflows" / "rendered").glob("*.yaml"))
+    committed = "\n".join(p.read_text() for p in render.CHART_GENERATED.glob("*.yaml"))
     for value in fake.values():
         assert value not in text and value not in committed
 

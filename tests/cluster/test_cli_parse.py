@@ -9,8 +9,9 @@ import pytest
 import typer
 import yaml
 
-from tests.cluster.support import defaults, load_rendered, substitute, task_inputs, templates_by_name
-from workflows.catalog import PIPELINES, PROFILES, task_name
+from tests.cluster.support import defaults, load_rendered, step_inputs, substitute, templates_by_name
+from workflows.pipeline import task_name
+from workflows.profiles import PIPELINES, PROFILES
 
 DOCS = load_rendered()
 COMMIT = {"tasks.checkout.outputs.parameters.commit": "0123456789abcdef0123456789abcdef01234567"}
@@ -39,7 +40,7 @@ def invocations(dataset: str, scope: dict[str, str]) -> list[tuple[str, list[str
     out = []
     for task in templates["main"]["dag"]["tasks"]:
         template = templates[task["template"]]
-        inputs = task_inputs(task, scope, COMMIT)
+        inputs = step_inputs(templates, task, scope, COMMIT)
         step = inputs["stage"] if task["name"] in map(task_name, PIPELINES[dataset].stages) else task["name"]
         if "container" in template and template["container"]["command"] == ["dreg"]:
             argv = [substitute(a, inputs) for a in template["container"]["args"]]
@@ -109,7 +110,7 @@ def test_compute_profiles_resolve_for_container_steps(profile: str) -> None:
     templates = templates_by_name(doc)
     scope = {**defaults(doc), "compute_profile": profile}
     task = next(t for t in templates["main"]["dag"]["tasks"] if t["name"] == "process")  # a container stage
-    patch = substitute(templates["stage"]["podSpecPatch"], task_inputs(task, scope))
+    patch = substitute(templates["stage"]["podSpecPatch"], step_inputs(templates, task, scope))
     resources = yaml.safe_load(patch)["containers"][0]["resources"]
     spec = PROFILES[profile]
     assert resources == {

@@ -11,7 +11,8 @@ import yaml
 from jsonschema import Draft7Validator
 
 from tests.cluster.support import ROOT, errors
-from workflows.catalog import BUMP_TYPES, PIPELINES, PROFILES
+from workflows.common import BUMP_TYPES
+from workflows.profiles import PIPELINES, PROFILES
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 STRING_MAP = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}

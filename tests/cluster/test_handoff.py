@@ -14,8 +14,9 @@ import yaml
 from dvc.repo import Repo
 from typer.testing import CliRunner
 
+from steps.cli.handoff import handoff_app
 from steps.errors import DregError
-from steps.handoff import export_stage, handoff_app, import_stage
+from steps.registry.handoff import export_stage, import_stage
 
 DATASET = "demo-embeddings"
 

@@ -6,7 +6,7 @@ import re
 import tomllib
 
 from tests.cluster.support import ROOT
-from workflows.render import ray_version
+from workflows.render import CHART_GENERATED, ray_version
 
 IMAGES = ROOT / "images"
 
@@ -21,7 +21,7 @@ def instructions(name: str) -> list[str]:
 def test_ray_base_image_matches_the_pinned_ray_version() -> None:
     froms = [line for line in instructions("ray.Dockerfile") if line.startswith("FROM ")]
     assert froms == [f"FROM rayproject/ray:{ray_version()}-py311-gpu"]
-    rendered = (ROOT / "workflows" / "rendered" / "opencloudhub-readmes-embeddings.yaml").read_text()
+    rendered = (CHART_GENERATED / "opencloudhub-readmes-embeddings.yaml").read_text()
     assert f"rayVersion: {ray_version()}" in rendered
 
 

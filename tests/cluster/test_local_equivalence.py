@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cluster.support import defaults, load_rendered, substitute, task_inputs, templates_by_name
-from tests.conftest import cli_env, run_dreg, tags
+from tests.cluster.support import defaults, load_rendered, step_inputs, substitute, templates_by_name
+from tests.support.registry import cli_env, run_dreg, tags
 
 DATASET = "wine-quality"
 IDENTITY = {
@@ -36,7 +36,7 @@ def run_rendered_steps(origin: Path, workspace: Path, scope: dict[str, str]) -> 
     for task in templates["main"]["dag"]["tasks"]:
         template = templates[task["template"]]
         container = template["container"]
-        inputs = task_inputs(task, scope, outputs)
+        inputs = step_inputs(templates, task, scope, outputs)
         env = {e["name"]: substitute(e["value"], inputs) for e in container.get("env", []) if "value" in e}
         command = [substitute(part, inputs) for part in container["command"] + container.get("args", [])]
         if task["name"] == "checkout":

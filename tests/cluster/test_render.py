@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.cluster.support import ROOT
+from tests.cluster.support import CHART, ROOT
 from workflows import render
+from workflows.pipeline import pipeline_template
+from workflows.profiles import PIPELINES, Pipeline
 
 
 def test_committed_yaml_is_up_to_date() -> None:
@@ -41,46 +44,64 @@ def test_render_is_deterministic_across_processes(tmp_path: Path) -> None:
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
     here = {str(p.relative_to(render.ROOT)): t for p, t in render.expected_files().items()}
-    assert len(here) == 2 * len(list((ROOT / "workflows" / "rendered").glob("*.yaml")))
+    assert len(here) == len(list(render.CHART_GENERATED.glob("*.yaml"))) == len(PIPELINES) + 2
 
 
 def test_check_reports_stale_missing_and_stray_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    plain, chart = tmp_path / "rendered", tmp_path / "generated"
+    chart = tmp_path / "generated"
     monkeypatch.setattr(render, "ROOT", tmp_path)
-    monkeypatch.setattr(render, "RENDERED", plain)
     monkeypatch.setattr(render, "CHART_GENERATED", chart)
     version = render.ray_version(ROOT / "pyproject.toml")
     monkeypatch.setattr(render, "ray_version", lambda: version)
 
     assert render.main([]) == 0
     assert render.main(["--check"]) == 0
-    (plain / "wine-quality.yaml").write_text(
-        (plain / "wine-quality.yaml").read_text().replace("main", "mian", 1)
+    (chart / "wine-quality.yaml").write_text(
+        (chart / "wine-quality.yaml").read_text().replace("main", "mian", 1)
     )
     (chart / "emotion.yaml").unlink()
-    (plain / "old-dataset.yaml").write_text("kind: WorkflowTemplate\n")
+    (chart / "old-dataset.yaml").write_text("kind: WorkflowTemplate\n")
     capsys.readouterr()
     assert render.main(["--check"]) == 1
     err = capsys.readouterr().err
-    for name in ("rendered/wine-quality.yaml", "generated/emotion.yaml", "rendered/old-dataset.yaml"):
+    for name in ("generated/wine-quality.yaml", "generated/emotion.yaml", "generated/old-dataset.yaml"):
         assert f"stale: {name}" in err
     assert "run `make render`" in err
     assert render.main([]) == 0
     assert render.main(["--check"]) == 0
-    assert not (plain / "old-dataset.yaml").exists()
+    assert not (chart / "old-dataset.yaml").exists()
 
 
-def test_chart_copy_escapes_every_argo_expression() -> None:
-    version = render.ray_version()
-    for path, text in render.chart_files(version).items():
-        body = text.replace('{{ "{{" }}', "").replace('{{ "}}" }}', "")
-        helm_actions = [line for line in body.splitlines() if "{{" in line]
-        assert all(
-            "{{ include" in line or "{{ .Values" in line or "{{ toJson" in line or "{{- " in line
-            for line in helm_actions
-        ), path.name
+def test_chart_copy_is_argo_yaml_that_helm_reads_as_files() -> None:
+    """Outside templates/, Helm never parses the files, so Argo's `{{...}}` needs no escaping there."""
+    assert not render.CHART_GENERATED.is_relative_to(CHART / "templates")
+    assert render.CHART_GENERATED.parent == CHART
+    for path, text in render.chart_files(render.ray_version()).items():
+        assert '{{ "{{" }}' not in text and "{{ " not in text and "{{-" not in text, path.name
+        doc = yaml.safe_load(text)
+        assert doc["apiVersion"] == "argoproj.io/v1alpha1" and doc["metadata"]["name"] == path.stem
+
+
+def test_each_step_template_holds_the_profile_table_once() -> None:
+    """Tasks pass no sizing; each sized step template resolves `compute_profile` once per attribute."""
+    lookup = "[workflow.parameters.compute_profile]}}"
+    for name, doc in render.documents(render.Deployment(), render.ray_version()).items():
+        for template in doc["spec"].get("templates", []):
+            tasks = template.get("dag", {}).get("tasks", [])
+            assert not any(lookup in str(task) or "compute_profile" in str(task) for task in tasks), name
+            inputs = template.get("inputs", {}).get("parameters", [])
+            sized = [p["name"] for p in inputs if lookup in p.get("default", "")]
+            assert str(template).count(lookup) == len(sized) == len(set(sized)), (name, template["name"])
+            if template["name"] in ("stage", "ray-stage"):
+                assert {"cpu_request", "cpu_limit", "memory_request", "memory_limit"} <= set(sized)
+
+
+def test_a_ray_stage_missing_from_dvc_yaml_is_an_error() -> None:
+    broken = Pipeline("opencloudhub-readmes-embeddings", "gpu-small", ray_stage="embedd")
+    with pytest.raises(ValueError, match="embedd"):
+        pipeline_template(broken, render.Deployment(), "2.0.0")
 
 
 def test_ray_version_is_read_from_pyproject(tmp_path: Path) -> None:

@@ -15,11 +15,11 @@ from tests.cluster.support import (
     errors,
     load_rendered,
     rayjob_validator,
+    step_inputs,
     substitute,
-    task_inputs,
     templates_by_name,
 )
-from workflows.catalog import PIPELINES, PROFILES
+from workflows.profiles import PIPELINES, PROFILES
 
 DOCS = load_rendered()
 
@@ -58,7 +58,7 @@ def rayjobs(profile: str, force: str) -> list[dict[str, Any]]:
         for task in templates["main"]["dag"]["tasks"]:
             template = templates[task["template"]]
             if "resource" in template and "RayJob" in template["resource"]["manifest"]:
-                inputs = task_inputs(task, scope, commit)
+                inputs = step_inputs(templates, task, scope, commit)
                 out.append(yaml.safe_load(substitute(template["resource"]["manifest"], inputs)))
     return out
 
@@ -82,11 +82,12 @@ def test_rayjob_carries_lineage_labels_and_cleanup_settings() -> None:
     spec = job["spec"]
     assert spec["shutdownAfterJobFinishes"] is True and spec["ttlSecondsAfterFinished"] > 0
     assert spec["entrypoint"].endswith("--force")
+    assert "--rev 0123456789abcdef0123456789abcdef01234567 " in spec["entrypoint"]
     for group in (spec["rayClusterSpec"]["headGroupSpec"], *spec["rayClusterSpec"]["workerGroupSpecs"]):
         env = {e["name"]: e for e in group["template"]["spec"]["containers"][0]["env"]}
         assert env["ARGO_WORKFLOW_UID"]["value"] == SAMPLE_UID
         assert env["DOCKER_IMAGE_TAG"]["value"].startswith("ghcr.io/")
-        assert env["DREG_SOURCE_REV"]["value"] == "0123456789abcdef0123456789abcdef01234567"
+        assert "DREG_SOURCE_REV" not in env  # the revision reaches the job through `--rev` only
         assert "valueFrom" in env["AWS_SECRET_ACCESS_KEY"] and "value" not in env["AWS_SECRET_ACCESS_KEY"]
     worker_pod = spec["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]
     assert worker_pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
@@ -107,7 +108,7 @@ def test_child_workflows_of_the_fanout_validate_strictly() -> None:
     doc = DOCS["data-pipelines"]
     templates = templates_by_name(doc)
     (task,) = templates["main"]["dag"]["tasks"]
-    inputs = task_inputs(task, defaults(doc), {"item": "wine-quality"})
+    inputs = step_inputs(templates, task, defaults(doc), {"item": "wine-quality"})
     child = yaml.safe_load(substitute(templates[task["template"]]["resource"]["manifest"], inputs))
     assert errors(argo_validator("Workflow"), child) == []
     assert child["spec"]["workflowTemplateRef"] == {"name": "wine-quality"}

@@ -11,7 +11,8 @@ import yaml
 
 from tests.cluster.semantics import check_all, strings
 from tests.cluster.support import load_rendered, templates_by_name
-from workflows.catalog import PIPELINES, PROFILES, SCHEDULED, task_name
+from workflows.pipeline import task_name
+from workflows.profiles import PIPELINES, PROFILES, SCHEDULED
 
 DOCS = load_rendered()
 SECRET_ENV = {
@@ -48,6 +49,12 @@ def test_rendered_templates_pass_every_controller_check() -> None:
                 {"name": "x", "value": "{{tasks.publish.outputs.parameters.commit}}"}
             ),
             "unresolved reference {{tasks.publish",
+        ),
+        (
+            lambda d: templates_by_name(d)["stage"]["inputs"]["parameters"][2].update(
+                default="{{={'cpu-small': '1'}[workflow.parameters.compute_profil]}}"
+            ),
+            "unresolved reference {{workflow.parameters.compute_profil}}",
         ),
     ],
 )

@@ -8,7 +8,7 @@ import subprocess
 import dvc.api
 import pytest
 
-from tests.conftest import tags
+from tests.support.registry import tags
 
 DATASET = "opencloudhub-readmes-rag-evaluation"
 GOOD = (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from steps.diff import diff_metadata
-from steps.scaffold import update_params
-from tests.conftest import commit_all
+from steps.dev.scaffold import update_params
+from steps.registry.diff import diff_metadata
+from tests.support.registry import commit_all
 
 
 def metadata(pixel_mean: float, train: int, classes: dict[str, int], sha: str = "a" * 64, seed: int = 42) -> dict:

@@ -8,9 +8,9 @@ import dvc.api
 import pyarrow.parquet as pq
 import pytest
 
-from steps.scaffold import update_params
-from tests.conftest import commit_all, tags
-from tests.datasets.conftest import EMOTION_FILE, sha256_of
+from steps.dev.scaffold import update_params
+from tests.support.registry import commit_all, tags
+from tests.support.sources import EMOTION_FILE, sha256_of
 
 TAG = "emotion-v1.0.0"
 

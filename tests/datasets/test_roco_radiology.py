@@ -9,8 +9,9 @@ import dvc.api
 import pytest
 import yaml
 
-from steps.scaffold import update_params
-from tests.conftest import commit_all, free_port, tags
+from steps.dev.scaffold import update_params
+from tests.support.registry import commit_all, tags
+from tests.support.servers import free_port
 
 DATASET = "roco-radiology"
 PROMPT = "radiology-caption"

@@ -7,8 +7,8 @@ import zlib
 
 import pyarrow.parquet as pq
 
-from steps.download import SAMPLE_MARKER
-from steps.samples import write_sample_mirror
+from steps.dev.samples import write_sample_mirror
+from steps.kit.download import SAMPLE_MARKER
 
 
 def png_pixels(data: bytes) -> tuple[int, int, bytes]:

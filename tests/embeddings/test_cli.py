@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from steps.scaffold import update_params
-from tests.conftest import cli_env, commit_all, run_dreg, tags
-from tests.embeddings.conftest import DATASET, SOURCE, TEST_PARAMS, V1_TAG, expected_rows
-from tests.embeddings.corpus import V1
+from steps.dev.scaffold import update_params
+from tests.support.corpus import V1
+from tests.support.embeddings import DATASET, SOURCE, TEST_PARAMS, V1_TAG, expected_rows
+from tests.support.registry import cli_env, commit_all, run_dreg, tags
 
 pytestmark = pytest.mark.xdist_group("embeddings")  # one pgserver and one Ray per worker
 

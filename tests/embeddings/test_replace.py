@@ -12,8 +12,8 @@ from psycopg import sql
 
 from steps.embeddings.store import describe
 from steps.errors import DregError
-from tests.embeddings.conftest import V1_TAG, V2_TAG, clone_table, expected_rows, table_rows
-from tests.embeddings.corpus import V2
+from tests.support.corpus import V2
+from tests.support.embeddings import V1_TAG, V2_TAG, clone_table, expected_rows, table_rows
 
 pytestmark = pytest.mark.xdist_group("embeddings")  # one pgserver and one Ray per worker
 

@@ -15,10 +15,11 @@ import pytest
 import yaml
 from psycopg import sql
 
-from steps.scaffold import PROJECT_ROOT
-from tests.conftest import VENV_BIN, free_port
-from tests.embeddings.conftest import DATASET, TEST_PARAMS, V2_TAG, expected_rows
-from tests.embeddings.corpus import V2
+from steps.dev.scaffold import PROJECT_ROOT
+from tests.support.corpus import V2
+from tests.support.embeddings import DATASET, TEST_PARAMS, V2_TAG, expected_rows
+from tests.support.registry import VENV_BIN
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.xdist_group("embeddings")  # one pgserver and one Ray per worker
 
@@ -74,7 +75,7 @@ def test_entrypoint_submitted_as_a_ray_job_fills_the_table(ray_head, pg, sources
     params.write_text(yaml.safe_dump({"embed": {**TEST_PARAMS, "source_version": V2_TAG, "table": "ray_job"}}))
     client = JobSubmissionClient(url)
     submit = {
-        "entrypoint": f"cd {work} && {sys.executable} -m steps.embeddings embed",
+        "entrypoint": f"cd {work} && {sys.executable} -m steps.datasets.opencloudhub_readmes_embeddings embed",
         "runtime_env": {"env_vars": {
             "PGVECTOR_HOST": pg.socket_dir, "PGVECTOR_USER": "postgres", "PGVECTOR_DATABASE": "postgres",
             "HF_HUB_OFFLINE": "1", "DREG_REGISTRY_URL": str(sources.origin), "PYTHONPATH": str(PROJECT_ROOT),

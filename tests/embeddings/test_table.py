@@ -8,13 +8,13 @@ import json
 import pytest
 from psycopg import sql
 
-from steps.embeddings.params import DEFAULT_MODEL, EmbeddingsParams, EmbedParams
 from steps.embeddings.pipeline import row_id
+from steps.embeddings.spec import DEFAULT_MODEL, EmbeddingsParams, EmbedParams
 from steps.embeddings.store import describe, ident
 from steps.errors import DregError
-from steps.params import validate_params
-from tests.embeddings.conftest import TEST_PARAMS, V1_TAG, clone_table, expected_rows, table_rows
-from tests.embeddings.corpus import V1
+from steps.kit.params import validate_params
+from tests.support.corpus import V1
+from tests.support.embeddings import TEST_PARAMS, V1_TAG, clone_table, expected_rows, table_rows
 
 pytestmark = pytest.mark.xdist_group("embeddings")  # one pgserver and one Ray per worker
 
@@ -144,7 +144,7 @@ def test_params_reject_inconsistent_values():
 def test_analyze_writes_metrics_and_refuses_a_table_that_differs_from_the_report(pg, v1_table, tmp_path):
     from steps.embeddings.analyze import run_analyze
     from steps.embeddings.job import report_path
-    from tests.embeddings.conftest import DATASET, embed_params
+    from tests.support.embeddings import DATASET, embed_params
 
     table, report = v1_table
     with pg.connect() as conn:

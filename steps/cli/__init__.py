@@ -1,0 +1,55 @@
+"""`dreg`: the data-registry command line (Typer + Rich), a thin layer over `steps.registry` and the client."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from steps.cli import release
+from steps.cli.add import add_command
+from steps.cli.diff import diff_command
+from steps.cli.handoff import handoff_app
+from steps.cli.prompts import prompts_app
+from steps.cli.search import search_command
+from steps.errors import DregError
+from steps.kit.stage import report_error
+
+app = typer.Typer(
+    name="dreg",
+    help="Versioned datasets as DVC pipelines, released as immutable git tags.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.command("list")(release.list_cmd)
+app.command("stage")(release.stage_cmd)
+app.command("run")(release.run_cmd)
+app.command("publish")(release.publish_cmd)
+app.command("show")(release.show_cmd)
+app.command("verify")(release.verify_cmd)
+app.command("add")(add_command)
+app.command("diff")(diff_command)
+app.command("search")(search_command)
+app.add_typer(prompts_app, name="prompts")
+app.add_typer(handoff_app, name="handoff", hidden=True)  # cluster plumbing: the Ray hand-off, not a user command
+
+
+def main() -> None:
+    """Console entry point: DregError → one line on stderr, exit 1."""
+    try:
+        app()
+    except DregError as exc:
+        report_error(exc)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        report_error(DregError("interrupted", "nothing was published unless a tag was printed"))
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("DREG_DEBUG"):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        report_error(DregError(f"unexpected {type(exc).__name__}: {first}", "rerun with DREG_DEBUG=1 for a traceback"))
+        sys.exit(1)

@@ -1,0 +1,22 @@
+"""`dreg add`: curated files released under the same rules as pipelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from steps.registry.versions import Bump
+
+
+def add_command(
+    dataset: str,
+    files: Annotated[list[Path], typer.Argument(help="Files to track (e.g. questions.csv).", show_default=False)],
+    bump: Annotated[Bump, typer.Option("--bump", help="Version part to bump.")] = "patch",
+    push: Annotated[bool, typer.Option("--push", help="Push the release commit and tag to origin.")] = False,
+) -> None:
+    """Track curated files of DATASET (dvc add), push the data and release them as a new version."""
+    from steps.registry.curate import add_files
+
+    add_files(dataset, files, bump=bump, push=push)

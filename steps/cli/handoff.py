@@ -1,0 +1,66 @@
+"""`dreg handoff export|import|run`: cluster plumbing that moves a Ray stage's results to the publish step.
+
+Hidden from `dreg --help`: the rendered WorkflowTemplates call it, people do not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from steps.config import get_settings
+from steps.registry.dvc import open_repo
+from steps.registry.handoff import export_stage, import_stage, run_remote
+
+handoff_app = typer.Typer(
+    help="Move a stage's lock entry and outputs between the Ray pods and the workflow workspace.",
+    no_args_is_help=True,
+)
+
+
+Key = Annotated[str, typer.Option("--key", help="hand-off key: the Argo workflow uid")]
+Remote = Annotated[str | None, typer.Option("--remote", help="DVC remote (default: DVC_REMOTE)")]
+
+
+def _remote(remote: str | None) -> str:
+    return remote or get_settings().dvc_remote
+
+
+@handoff_app.command("export")
+def export_command(
+    dataset: str,
+    stage: str,
+    key: Key,
+    remote: Remote = None,
+) -> None:
+    """Push a finished stage's outputs and lock entry to the DVC remote under KEY."""
+    with open_repo(Path.cwd()) as repo:
+        bundle = export_stage(repo, dataset, stage, key, _remote(remote))
+    typer.echo(f"exported {dataset}:{stage} at {bundle['commit'][:12]} under {key}")
+
+
+@handoff_app.command("import")
+def import_command(
+    dataset: str,
+    stage: str,
+    key: Key,
+    remote: Remote = None,
+) -> None:
+    """Merge an exported stage into this checkout: lock entry, uncached files, pulled outputs."""
+    bundle = import_stage(Path.cwd(), dataset, stage, key, _remote(remote), open_repo)
+    typer.echo(f"imported {dataset}:{stage} ({len(bundle['lock'].get('outs', []))} outputs) from {key}")
+
+
+@handoff_app.command("run")
+def run_command(
+    dataset: str,
+    stage: str,
+    rev: Annotated[str, typer.Option("--rev", help="commit the workflow checked out")],
+    key: Key,
+    repo_url: Annotated[str, typer.Option("--repo-url", envvar="GIT_REPO_URL", help="registry repo to clone")],
+    force: Annotated[bool, typer.Option("--force/--no-force", help="re-run the stage even if cached")] = False,
+) -> None:
+    """Ray head entrypoint: clone at REV, run the stage, export it under KEY."""
+    run_remote(dataset, stage, rev, key, force, repo_url)

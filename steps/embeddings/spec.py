@@ -1,0 +1,76 @@
+"""Params of the embeddings pipeline (`pipelines/<dataset>/params.yaml`), validated before anything runs."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator, model_validator
+
+from steps.errors import DregError
+from steps.kit.params import Params
+from steps.registry.versions import parse_tag
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def check_table_name(name: str) -> str:
+    """A table name we accept: lower-case letters, digits, `_`; at most 63 chars; not a `pg_` name."""
+    if not isinstance(name, str) or not IDENTIFIER.match(name) or name.startswith("pg_"):
+        raise DregError(f"invalid table name {name!r}",
+                        "use lower-case letters, digits and _ (at most 63, not starting with a digit or pg_)")
+    return name
+
+
+class EmbedParams(Params):
+    """What to embed (source tag, model, chunking) and where (table, HNSW index)."""
+
+    source_dataset: str = "opencloudhub-readmes-download"
+    source_version: str
+    model: str = DEFAULT_MODEL
+    chunk_size: int = Field(1000, ge=64, le=20000)
+    chunk_overlap: int = Field(150, ge=0)
+    min_chunk_chars: int = Field(40, ge=1)
+    max_noise_ratio: float = Field(0.5, gt=0, le=1)
+    batch_size: int = Field(64, ge=1, le=4096)
+    concurrency: int = Field(1, ge=1, le=256)
+    table: str = "readme_embeddings"
+    hnsw_m: int = Field(16, ge=2, le=100)
+    hnsw_ef_construction: int = Field(64, ge=4, le=1000)
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        if not IDENTIFIER.match(value) or value.startswith("pg_"):
+            raise ValueError("must be lower-case letters, digits and _ (at most 63, not starting with a digit or pg_)")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a sentence-transformers model or a local folder")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EmbedParams:
+        if parse_tag(self.source_version, self.source_dataset) is None:
+            raise ValueError(f"source_version must be a release tag {self.source_dataset}-vX.Y.Z")
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        if self.hnsw_ef_construction < 2 * self.hnsw_m:
+            raise ValueError("hnsw_ef_construction must be at least 2 * hnsw_m (pgvector's rule)")
+        return self
+
+
+class AnalyzeParams(Params):
+    """How the analyze stage measures HNSW recall against an exact scan."""
+
+    recall_queries: int = Field(50, ge=1, le=10000)
+    recall_k: int = Field(10, ge=1, le=1000)
+    ef_search: int = Field(40, ge=1, le=1000)
+
+
+class EmbeddingsParams(Params):
+    embed: EmbedParams
+    analyze: AnalyzeParams = AnalyzeParams()

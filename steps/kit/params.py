@@ -1,0 +1,58 @@
+"""Stage parameters: `pipelines/<dataset>/params.yaml` validated by a pydantic model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from steps import layout
+from steps.errors import DregError
+from steps.kit.files import load_yaml
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Params(BaseModel):
+    """Base for params models: unknown keys are an error (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitParams(Params):
+    """A seeded train/validation split: the `process` section of most pipelines."""
+
+    val_fraction: float = Field(gt=0, lt=1)
+    seed: int
+
+
+def read_params_file(path: Path) -> dict[str, Any]:
+    """The raw params mapping of a params.yaml file."""
+    try:
+        data = load_yaml(path.read_text()) or {}
+    except FileNotFoundError:
+        raise DregError(f"{path} not found", "every pipeline needs a params.yaml beside its dvc.yaml") from None
+    except yaml.YAMLError as exc:
+        raise DregError(f"{path} is not valid YAML: {exc}".splitlines()[0], "fix the syntax") from None
+    if not isinstance(data, dict):
+        raise DregError(f"{path} must be a mapping", "use `key: value` sections per stage")
+    return data
+
+
+def validate_params(data: dict[str, Any], model: type[M], source: str) -> M:
+    """Validate a params mapping; the first problem becomes a one-line DregError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        got = f" (got {err['input']!r})" if err["type"] != "missing" and not isinstance(err["input"], dict) else ""
+        raise DregError(f"{source}: {where}: {err['msg']}{got}", f"fix {where} in {source}") from None
+
+
+def load_params(dataset: str, model: type[M], root: Path | None = None) -> M:
+    """Load and validate `pipelines/<dataset>/params.yaml`."""
+    rel = layout.params_yaml(dataset)
+    return validate_params(read_params_file((root or Path.cwd()) / rel), model, rel)

@@ -1,0 +1,160 @@
+"""`dreg add`: release manually curated files (no pipeline) as `data/<dataset>/*.dvc`, under the release rules."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from steps import layout
+from steps.errors import DregError
+from steps.git import repo_root
+from steps.kit.digests import file_digests
+from steps.kit.files import atomic_path, write_bytes
+from steps.kit.metadata import build_lineage, write_metadata
+from steps.registry.dvc import open_repo
+from steps.registry.release import Release, already_released, current_branch, fetch_origin, release
+from steps.registry.versions import DATASET_NAME, Bump
+
+DATASET_RE = re.compile(rf"^{DATASET_NAME}$")
+QUESTION_COLUMNS = ("question", "expected_answer", "key_concepts")
+CONCEPT_SEPARATORS = re.compile(r"[;,|]")
+RESERVED = ("metadata.json", ".gitignore")
+
+
+def read_questions(path: Path) -> list[dict[str, str]]:
+    """Validate a questions CSV: header `question,expected_answer,key_concepts` and no empty field or row."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            if sorted(header) != sorted(QUESTION_COLUMNS):
+                raise DregError(f"{path.name}: header is {header or 'empty'}, expected {list(QUESTION_COLUMNS)}",
+                                "the first line must be: question,expected_answer,key_concepts")
+            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DregError(f"{path.name}: not a UTF-8 CSV file ({exc})", "save it as UTF-8 CSV") from None
+    if not rows:
+        raise DregError(f"{path.name}: no rows below the header", "add at least one question")
+    for line, row in enumerate(rows, start=2):
+        empty = [c for c in QUESTION_COLUMNS if not row.get(c)]
+        if empty:
+            raise DregError(f"{path.name}: row {line} has empty {', '.join(empty)}", "fill every field of every row")
+    return rows
+
+
+def questions_summary(path: Path) -> dict[str, Any]:
+    """Schema, row count and text statistics of a questions CSV."""
+    rows = read_questions(path)
+    concepts = [len([c for c in CONCEPT_SEPARATORS.split(r["key_concepts"]) if c.strip()]) for r in rows]
+    return {
+        "schema": {"format": "csv", "columns": {c: {"dtype": "string"} for c in QUESTION_COLUMNS}},
+        "num_samples": len(rows),
+        "metrics": {
+            "question_length_chars": round(float(fmean([len(r["question"]) for r in rows])), 4),
+            "expected_answer_length_chars": round(float(fmean([len(r["expected_answer"]) for r in rows])), 4),
+            "key_concepts_per_question": round(float(fmean(concepts)), 4),
+            "duplicate_questions": len(rows) - len({r["question"] for r in rows}),
+        },
+    }
+
+
+def file_summary(path: Path) -> dict[str, Any]:
+    """What is known of a file no validator claims: its format (by suffix)."""
+    if path.stat().st_size == 0:
+        raise DregError(f"{path.name} is empty", "curated files must have content")
+    return {"schema": {"format": path.suffix.lstrip(".") or "binary"}}
+
+
+VALIDATORS: dict[str, Callable[[Path], dict[str, Any]]] = {"questions.csv": questions_summary}
+
+
+def summarize(path: Path) -> dict[str, Any]:
+    """Validate a curated file by its name and describe it for metadata.json."""
+    return VALIDATORS.get(path.name, file_summary)(path)
+
+
+def check_inputs(dataset: str, files: list[Path], root: Path) -> None:
+    """Refuse pipeline datasets, bad names, missing or duplicate files, and invalid content — before any change."""
+    if not DATASET_RE.match(dataset):
+        raise DregError(f"invalid dataset name '{dataset}'", "use lower-case letters, digits and dashes")
+    if dataset in layout.pipeline_datasets(root):
+        raise DregError(f"{dataset} is produced by a pipeline", f"release it with `dreg run {dataset}`")
+    names = [f.name for f in files]
+    if len(set(names)) != len(names):
+        raise DregError(f"file names repeat: {names}", "each file is stored as data/<dataset>/<name>")
+    for f in files:
+        if not f.is_file():
+            raise DregError(f"{f} is not a file", "pass the files to track (directories are not supported)")
+        if f.suffix == ".dvc" or f.name in RESERVED:
+            raise DregError(f"{f.name} cannot be tracked as a curated file", "pass data files, e.g. questions.csv")
+        summarize(f)
+
+
+def place(files: list[Path], folder: Path) -> list[Path]:
+    """Copy each file into `folder` (unless it already is there); return the tracked paths."""
+    placed = []
+    for f in files:
+        dest = folder / f.name
+        if f.resolve() != dest.resolve():
+            with atomic_path(dest) as tmp:
+                shutil.copyfile(f, tmp)
+        placed.append(dest)
+    return placed
+
+
+def tracked_files(root: Path, dataset: str) -> list[Path]:
+    """Data files of a curated dataset: every `<name>.dvc` in its folder, as `<name>`."""
+    return [p.with_suffix("") for p in layout.curated_dvcfiles(root, dataset)]
+
+
+def dvc_add(repo, paths: list[Path]) -> None:
+    """`dvc add` the files: cache them and write `<name>.dvc` plus .gitignore entries."""
+    try:
+        repo.add([str(p) for p in paths])
+    except Exception as exc:  # noqa: BLE001 - DVC raises many types; any failure means nothing was added
+        raise DregError(f"dvc add failed: {str(exc).splitlines()[0]}", "check the files and the DVC cache") from None
+
+
+def write_curated_metadata(dataset: str, root: Path) -> None:
+    """metadata.json of a curated dataset: each file's schema, rows and checksums (the release fingerprint)."""
+    folder = root / layout.data_dir(dataset)
+    schema, splits, metrics, sources = {}, {}, {}, []
+    for path in tracked_files(root, dataset):
+        if not path.is_file():
+            raise DregError(f"{path.relative_to(root)} is tracked but not in the workspace",
+                            f"fetch it first: dvc pull {path.relative_to(root)}.dvc")
+        summary = summarize(path)
+        rel = path.relative_to(folder).as_posix()
+        schema[rel] = summary["schema"]
+        if "num_samples" in summary:
+            splits[path.stem] = {"num_samples": summary["num_samples"]}
+        if "metrics" in summary:
+            metrics[path.stem] = summary["metrics"]
+        sources.append({"file": rel, "kind": "curated", "bytes": path.stat().st_size, **file_digests(path)})
+    write_metadata(dataset, schema={"files": schema}, splits=splits, metrics=metrics,
+                   lineage=build_lineage(sources, {}), root=root)
+
+
+def add_files(dataset: str, files: list[Path], bump: Bump = "patch", push: bool = False) -> Release | None:
+    """Validate, `dvc add`, then release the data like a pipeline's; None if nothing changed."""
+    root = repo_root()
+    files = [f.resolve() for f in files]
+    check_inputs(dataset, files, root)
+    if push:
+        fetch_origin(root, current_branch(root))
+    repo = open_repo(root)
+    dvc_add(repo, place(files, root / layout.data_dir(dataset)))
+    meta = root / layout.metadata_json(dataset)
+    before = meta.read_bytes() if meta.exists() else None
+    write_curated_metadata(dataset, root)
+    if already_released(dataset, root):
+        if before is not None:
+            write_bytes(meta, before)
+        return None
+    dvcfiles = [str(p) for p in layout.curated_dvcfiles(root, dataset)]
+    return release(dataset, dvcfiles, repo, root, bump=bump, automated=False, push=push, again="dreg add")

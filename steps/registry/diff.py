@@ -1,0 +1,143 @@
+"""What changed between two versions' metadata: params, sources, counts, class shares, statistics, drift flags."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from steps import layout
+from steps.errors import DregError
+from steps.git import show_file
+from steps.registry.versions import Version
+
+DEFAULT_THRESHOLD_PCT = 5.0
+SECTIONS = {"params": "params", "sources": "sources", "samples": "samples", "classes": "class share",
+            "metrics": "metrics"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One compared value: where it lives, both sides, relative change (numbers) and whether it is flagged."""
+
+    section: str
+    key: str
+    old: Any
+    new: Any
+    rel: float | None = None
+    flagged: bool = False
+
+
+def load_metadata(v: Version) -> dict[str, Any]:
+    """metadata.json as released in tag `v`."""
+    text = show_file(v.tag, layout.metadata_json(v.dataset))
+    if text is None:
+        raise DregError(f"{v.tag} has no metadata.json", "only releases with metadata can be compared")
+    return json.loads(text)
+
+
+def flatten(doc: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as {"a.b.c": leaf}; lists stay leaves."""
+    if not isinstance(doc, dict):
+        return {prefix: doc} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def relative(old: float, new: float) -> float:
+    """(new - old) / |old|; infinite when a zero becomes non-zero."""
+    if old == new:
+        return 0.0
+    return (new - old) / abs(old) if old else math.copysign(math.inf, new)
+
+
+def compare_values(section: str, old: dict[str, Any], new: dict[str, Any], threshold: float | None = None,
+                   keep_equal: bool = False) -> list[Change]:
+    """Changes between two flat mappings; with a threshold, numbers are measures: relative change, flag above it."""
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b and not keep_equal:
+            continue
+        if threshold is not None and is_number(a) and is_number(b):
+            rel = relative(float(a), float(b))
+            changes.append(Change(section, key, a, b, rel, abs(rel) > threshold))
+        else:
+            changes.append(Change(section, key, a, b, None, threshold is not None and a != b))
+    return changes
+
+
+def sources(meta: dict[str, Any]) -> dict[str, Any]:
+    """Source checksums, source kind, upstream tags and the prompt (if any), flat."""
+    lineage = meta.get("lineage", {})
+    files = {f"{f.get('file') or f.get('url')}.sha256": f.get("sha256") or f.get("md5")
+             for f in lineage.get("source", {}).get("files", [])}
+    prompt = {f"prompt.{k}": meta["prompt"].get(k) for k in ("name", "version", "alias", "sha256")} if meta.get(
+        "prompt") else {}
+    upstream = {f"upstream.{k}": v for k, v in lineage.get("upstream", {}).items()}
+    return {"source.kind": lineage.get("source", {}).get("kind"), **files, **upstream, **prompt}
+
+
+def shares(distribution: dict[str, int]) -> dict[str, float]:
+    total = sum(distribution.values()) or 1
+    return {k: round(v / total, 6) for k, v in distribution.items()}
+
+
+def class_distributions(meta: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Every `class_distribution` block of the metrics, by the path above it (usually the split)."""
+    return {k.removesuffix("class_distribution").rstrip(".") or "all": v
+            for k, v in flatten_dicts(meta.get("metrics", {})).items() if k.split(".")[-1] == "class_distribution"}
+
+
+def sample_counts(meta: dict[str, Any]) -> dict[str, Any]:
+    return {split: info.get("num_samples") for split, info in meta.get("splits", {}).items()}
+
+
+def class_changes(old: dict[str, Any], new: dict[str, Any], threshold: float) -> list[Change]:
+    """Per split and class: the class's share of the split; flagged when it moves more than `threshold`."""
+    a, b = class_distributions(old), class_distributions(new)
+    changes = []
+    for split in sorted(set(a) | set(b)):
+        sa, sb = shares(a.get(split, {})), shares(b.get(split, {}))
+        for cls in sorted(set(sa) | set(sb)):
+            if cls not in sa or cls not in sb:
+                changes.append(Change("classes", f"{split}.{cls}", sa.get(cls), sb.get(cls), None, True))
+            elif sa[cls] != sb[cls]:
+                rel = relative(sa[cls], sb[cls])
+                changes.append(Change("classes", f"{split}.{cls}", sa[cls], sb[cls], rel, abs(rel) > threshold))
+    return changes
+
+
+def flatten_dicts(doc: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    """Every nested dict of `doc` by its dotted path (to find `class_distribution` blocks)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out[path] = value
+            out.update(flatten_dicts(value, path))
+    return out
+
+
+def numeric_metrics(meta: dict[str, Any]) -> dict[str, Any]:
+    """Metric leaves that are not class counts."""
+    return {k: v for k, v in flatten(meta.get("metrics", {})).items() if "class_distribution" not in k.split(".")}
+
+
+def diff_metadata(old: dict[str, Any], new: dict[str, Any], threshold: float) -> list[Change]:
+    """All changes between two metadata documents, section by section."""
+    lineage_old, lineage_new = old.get("lineage", {}), new.get("lineage", {})
+    return [
+        *compare_values("params", flatten(lineage_old.get("params", {})), flatten(lineage_new.get("params", {}))),
+        *compare_values("sources", sources(old), sources(new)),
+        *compare_values("samples", sample_counts(old), sample_counts(new), threshold, keep_equal=True),
+        *class_changes(old, new, threshold),
+        *compare_values("metrics", numeric_metrics(old), numeric_metrics(new), threshold),
+    ]

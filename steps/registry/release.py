@@ -1,0 +1,232 @@
+"""The release rules: push data, check the remote has it, commit lock + metadata, tag, push to origin."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from steps import layout
+from steps.config import get_settings
+from steps.errors import DregError
+from steps.git import git, head_commit, show_file
+from steps.kit.metadata import stable_view
+from steps.registry.dvc import lock_outputs, missing_in_remote, open_repo, push_outputs, target
+from steps.registry.versions import Bump, Version, latest_version, next_version
+
+console = Console(highlight=False)
+PUSH_ATTEMPTS = 5
+REJECTED = ("rejected", "fetch first", "non-fast-forward", "already exists", "stale info")
+ALLOW_SAMPLE_KEY = "dreg.allowSampleData"
+
+
+@dataclass(frozen=True)
+class Release:
+    """A published release: its version, commit and whether origin has it."""
+
+    version: Version
+    commit: str
+    pushed: bool
+
+    @property
+    def tag(self) -> str:
+        return self.version.tag
+
+
+def release_paths(dataset: str, root: Path) -> list[str]:
+    """Files a release commits: pipeline definition, lock and params (or the `.dvc` files of curated data),
+    metadata and .gitignore."""
+    candidates = [
+        layout.dvc_yaml(dataset), layout.dvc_lock(dataset), layout.params_yaml(dataset),
+        layout.metadata_json(dataset), layout.data_file(dataset, ".gitignore"),
+    ]
+    dvcfiles = [p.relative_to(root).as_posix() for p in layout.curated_dvcfiles(root, dataset)]
+    return [p for p in candidates if (root / p).exists()] + dvcfiles
+
+
+def release_fingerprint(lock_text: str | None, metadata_text: str | None, dataset: str) -> tuple:
+    """What decides "changed": data output hashes, and metadata apart from volatile lineage fields."""
+    outs = lock_outputs(lock_text)
+    outs.pop(layout.metadata_json(dataset), None)
+    meta = stable_view(json.loads(metadata_text)) if metadata_text else None
+    return tuple(sorted(outs.items())), json.dumps(meta, sort_keys=True)
+
+
+def changed_since(version: Version | None, dataset: str, root: Path) -> bool:
+    """True if the reproduced outputs differ from those of `version` (or there is no version yet)."""
+    if version is None:
+        return True
+    current = release_fingerprint(
+        _read(root / layout.dvc_lock(dataset)), _read(root / layout.metadata_json(dataset)), dataset
+    )
+    released = release_fingerprint(
+        show_file(version.tag, layout.dvc_lock(dataset), root), show_file(version.tag, layout.metadata_json(dataset), root), dataset
+    )
+    return current != released
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text() if path.exists() else None
+
+
+def check_publishable(repo, dataset: str, root: Path) -> None:
+    """Refuse to publish an unreproduced pipeline, outputs that drifted from dvc.lock, or demo sample data."""
+    if not (root / layout.dvc_lock(dataset)).exists():
+        raise DregError(f"{dataset} has not been reproduced (no {layout.dvc_lock(dataset)})", f"run `dreg run {dataset}`")
+    from dvc.exceptions import DvcException
+
+    try:
+        drift = repo.status(targets=[target(repo, dataset)])
+    except DvcException as exc:
+        raise DregError(f"{dataset}: cannot check outputs: {exc}", f"run `dreg run {dataset}`") from None
+    drift = {stage: [c for c in changes if c != "always changed"] for stage, changes in drift.items()}
+    drift = {stage: changes for stage, changes in drift.items() if changes}
+    if drift:
+        raise DregError(
+            f"{dataset}: workspace differs from dvc.lock ({', '.join(sorted(drift))})", f"run `dreg run {dataset}` first"
+        )
+    meta = _read(root / layout.metadata_json(dataset))
+    kind = json.loads(meta).get("lineage", {}).get("source", {}).get("kind") if meta else None
+    allowed = git("config", "--get", ALLOW_SAMPLE_KEY, cwd=root, check=False).stdout.strip() == "true"
+    if kind == "sample" and not allowed:
+        raise DregError(
+            f"{dataset} was built from generated sample data",
+            "sample data is only for the demo registry; unset DREG_MIRROR or point it at a real mirror",
+        )
+
+
+def identity_args(root: Path) -> list[str]:
+    """`-c user.name/email` for git when the environment has no identity (e.g. a fresh container)."""
+    if git("config", "user.email", cwd=root, check=False).stdout.strip():
+        return []
+    return ["-c", "user.name=data-registry", "-c", "user.email=data-registry@localhost"]
+
+
+def commit_and_tag(dataset: str, version: Version, root: Path) -> str:
+    """Commit the release files (if they changed) and create the annotated tag; return the commit."""
+    paths = release_paths(dataset, root)
+    ident = identity_args(root)
+    git("add", "--", *paths, cwd=root)
+    if git("diff", "--cached", "--quiet", "--", *paths, cwd=root, check=False).returncode != 0:
+        git(*ident, "commit", "-q", "-m", release_message(dataset, version), "--", *paths, cwd=root)
+    summary = ", ".join(f"{p}={h[:12]}" for p, h in sorted(lock_outputs(_read(root / layout.dvc_lock(dataset))).items()))
+    git(*ident, "tag", "-a", version.tag, "-m", f"{dataset} v{version.semver}\n\n{summary}", cwd=root)
+    return head_commit(root) or ""
+
+
+def current_branch(root: Path) -> str:
+    """The branch releases are committed on; a detached HEAD (a CI checkout of a sha) gets the release branch."""
+    branch = git("symbolic-ref", "--quiet", "--short", "HEAD", cwd=root, check=False).stdout.strip()
+    if branch:
+        return branch
+    branch = get_settings().release_branch
+    git("checkout", "-q", "-B", branch, cwd=root)
+    console.print(f"HEAD was detached: releasing on branch '{branch}' (DREG_RELEASE_BRANCH)")
+    return branch
+
+
+def fetch_origin(root: Path, branch: str) -> None:
+    remote = get_settings().git_remote
+    git("fetch", "-q", "--tags", "--force", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}", cwd=root)
+
+
+def rebase_onto_origin(root: Path, branch: str) -> None:
+    """Replay local commits onto origin's branch; release files keep this publisher's content."""
+    remote = get_settings().git_remote
+    proc = git(*identity_args(root), "rebase", "-q", "--autostash", "-X", "theirs", f"{remote}/{branch}", cwd=root,
+               check=False)
+    if proc.returncode != 0:
+        git("rebase", "--abort", cwd=root, check=False)
+        raise DregError(f"cannot rebase onto {remote}/{branch}: {proc.stderr.strip().splitlines()[-1:]}",
+                        "resolve the conflict by hand, then run `dreg publish` again")
+
+
+def release_message(dataset: str, version: Version) -> str:
+    return f"chore({dataset}): release v{version.semver}"
+
+
+def rollback(root: Path, dataset: str, version: Version) -> None:
+    """Undo a local release that could not be pushed (tag and release commit), so that a retry starts clean."""
+    git("tag", "-d", version.tag, cwd=root, check=False)
+    subject = git("log", "-1", "--format=%s", cwd=root, check=False).stdout.strip()
+    if subject == release_message(dataset, version) and git("rev-parse", "-q", "--verify", "HEAD~1", cwd=root,
+                                                            check=False).returncode == 0:
+        git("reset", "-q", "--soft", "HEAD~1", cwd=root)
+
+
+def push_release(dataset: str, version: Version, bump: Bump, root: Path) -> Version | None:
+    """Push commit and tag atomically; on rejection rebase, recompute the version and retry."""
+    remote, branch = get_settings().git_remote, current_branch(root)
+    for _ in range(PUSH_ATTEMPTS):
+        proc = git("push", "-q", "--atomic", remote, f"HEAD:refs/heads/{branch}", f"refs/tags/{version.tag}",
+                   cwd=root, check=False)
+        if proc.returncode == 0:
+            return version
+        if not any(word in proc.stderr for word in REJECTED):
+            rollback(root, dataset, version)
+            raise DregError(f"git push to {remote} failed: {proc.stderr.strip().splitlines()[-1]}",
+                            "check the git remote and credentials, then run `dreg publish --push` again")
+        console.print(f"[yellow]{remote} moved on (another release landed); rebasing and retrying[/yellow]")
+        git("tag", "-d", version.tag, cwd=root)
+        fetch_origin(root, branch)
+        rebase_onto_origin(root, branch)
+        latest = latest_version(dataset, root)
+        if not changed_since(latest, dataset, root):
+            console.print(f"{dataset}: {latest.tag if latest else '?'} already has these outputs; nothing to publish")
+            return None
+        version = next_version(dataset, bump, version.automated, root)
+        commit_and_tag(dataset, version, root)
+    rollback(root, dataset, version)
+    raise DregError(f"push rejected {PUSH_ATTEMPTS} times", "other publishers keep landing; try again shortly")
+
+
+def already_released(dataset: str, root: Path) -> bool:
+    """True (and says so) when the latest release has exactly these outputs: nothing to publish."""
+    latest = latest_version(dataset, root)
+    if changed_since(latest, dataset, root):
+        return False
+    console.print(f"{dataset}: nothing changed since {latest.tag if latest else '-'}; no release", soft_wrap=True)
+    return True
+
+
+def release(
+    dataset: str, targets: list[str], repo, root: Path, *, bump: Bump, automated: bool, push: bool, again: str,
+) -> Release | None:
+    """The one release sequence: push the data of `targets` (dvc.yaml or .dvc files), require every object in
+    the remote, commit and tag; with `push`, push commit and tag to origin. None if a rebase found it released."""
+    remote = get_settings().dvc_remote
+    with console.status(f"pushing {dataset} data to DVC remote '{remote}'"):
+        sent = push_outputs(repo, targets)
+        missing = missing_in_remote(repo, targets)
+    if missing:
+        raise DregError(f"remote '{remote}' lacks {len(missing)} object(s) of this release (e.g. {missing[0]})",
+                        f"the push was incomplete; run `{again}` again — no tag was created")
+    version = next_version(dataset, bump, automated, root)
+    commit = commit_and_tag(dataset, version, root)
+    console.print(f"{dataset}: pushed {sent} file(s); tagged [bold]{version.tag}[/bold] at {commit[:10]}", soft_wrap=True)
+    if not push:
+        return Release(version, commit, pushed=False)
+    pushed = push_release(dataset, version, bump, root)
+    if pushed is None:
+        return None
+    if pushed != version:
+        console.print(f"{dataset}: released as [bold]{pushed.tag}[/bold] after rebase")
+    return Release(pushed, head_commit(root) or commit, pushed=True)
+
+
+def publish_release(
+    dataset: str, bump: Bump = "patch", automated: bool = False, push: bool = False, root: Path | str = ".",
+    repo=None,
+) -> Release | None:
+    """Publish what is reproduced as a new version; None when nothing changed since the latest release."""
+    root = Path(root).resolve()
+    if push:
+        fetch_origin(root, current_branch(root))
+    if (root / layout.dvc_lock(dataset)).exists() and already_released(dataset, root):
+        return None
+    repo = repo or open_repo(root)
+    check_publishable(repo, dataset, root)
+    return release(dataset, [target(repo, dataset)], repo, root, bump=bump, automated=automated, push=push,
+                   again="dreg publish")

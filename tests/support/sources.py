@@ -1,0 +1,74 @@
+"""Sample sources for the local source server, and the params that point a registry's pipelines at them."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from steps.dev.samples import fashion_md5_params, write_sample_files
+from steps.dev.scaffold import update_params
+from tests.support.servers import SourceServer
+
+EMOTION_FILE = "emotions_dataset.parquet"
+ROCO_FILE = "train-00000-of-00001.parquet"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_core_sources(root: Path) -> dict[str, dict[str, str]]:
+    """wine-quality and fashion-mnist samples under `root/<dataset>/`; {dataset: {file: md5}}."""
+    return {d: write_sample_files(root, d) for d in ("wine-quality", "fashion-mnist")}
+
+
+def point_sources(reg_root: Path, server: SourceServer) -> None:
+    """Aim the core pipelines' params at the local source server, with that data's checksums."""
+    wine = server.root / "wine-quality"
+    update_params(reg_root, "wine-quality", {"download": {"sources": {
+        color: {"url": server.file_url("wine-quality", f"winequality-{color}.csv"),
+                "sha256": sha256_of(wine / f"winequality-{color}.csv")}
+        for color in ("red", "white")}}})
+    update_params(reg_root, "fashion-mnist", fashion_md5_params(server.md5["fashion-mnist"]))
+    update_params(reg_root, "fashion-mnist", {"download": {"base_url": f"{server.url}/fashion-mnist/"}})
+
+
+def emotion_variant(good: bytes, kind: str) -> bytes:
+    """A broken copy of the emotion source: an empty text, an unknown label, or a class with one row."""
+    frame = pq.read_table(io.BytesIO(good)).to_pandas()
+    if kind == "empty":
+        frame.loc[3, "Sentence"] = "   "
+    elif kind == "unknown":
+        frame.loc[5, "Label"] = "boredom"
+    elif kind == "rare":
+        rare = frame.index[frame["Label"] == "desire"]
+        frame = frame.drop(rare[1:]).reset_index(drop=True)
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buf)
+    return buf.getvalue()
+
+
+def write_dataset_sources(root: Path) -> dict[str, dict[str, str]]:
+    """emotion (good, and broken variants in `emotion-<kind>/`) and roco-radiology samples under `root`; md5s."""
+    md5 = {"emotion": write_sample_files(root, "emotion", size=400, seed=1),
+           "roco-radiology": write_sample_files(root, "roco-radiology", size=40, seed=1)}
+    good = (root / "emotion" / EMOTION_FILE).read_bytes()
+    for kind in ("empty", "unknown", "rare"):
+        (root / f"emotion-{kind}").mkdir()
+        (root / f"emotion-{kind}" / EMOTION_FILE).write_bytes(emotion_variant(good, kind))
+    return md5
+
+
+def point_dataset_sources(reg_root: Path, server: SourceServer) -> None:
+    """Aim emotion and roco-radiology at the local sources (roco at a small size)."""
+    update_params(reg_root, "emotion", {"download": {
+        "url": server.file_url("emotion", EMOTION_FILE), "sha256": sha256_of(server.root / "emotion" / EMOTION_FILE)}})
+    update_params(reg_root, "roco-radiology", {
+        "download": {"url": server.file_url("roco-radiology", ROCO_FILE),
+                     "sha256": sha256_of(server.root / "roco-radiology" / ROCO_FILE)},
+        "process": {"num_samples": 30, "test_fraction": 0.2}})
