@@ -44,6 +44,11 @@ def metadata_json(dataset: str) -> str:
     return data_file(dataset, "metadata.json")
 
 
+def card_md(dataset: str) -> str:
+    """The dataset card a release commits beside its metadata."""
+    return data_file(dataset, "README.md")
+
+
 def sources_json(dataset: str) -> str:
     """Where a download stage records its sources (URLs, checksums) for the lineage block."""
     return data_file(dataset, "raw/sources.json")

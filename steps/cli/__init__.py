@@ -9,6 +9,7 @@ import typer
 
 from steps.cli import release
 from steps.cli.add import add_command
+from steps.cli.catalog import catalog_app
 from steps.cli.diff import diff_command
 from steps.cli.handoff import handoff_app
 from steps.cli.prompts import prompts_app
@@ -34,6 +35,7 @@ app.command("add")(add_command)
 app.command("diff")(diff_command)
 app.command("search")(search_command)
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(catalog_app, name="catalog")
 app.add_typer(handoff_app, name="handoff", hidden=True)  # cluster plumbing: the Ray hand-off, not a user command
 
 

@@ -198,6 +198,9 @@ def main() -> None:
     dreg(reg, "list")
     console.rule("summary")
     summary(reg)
+    console.rule("browsable catalogue (static HTML)")
+    dreg(reg, "catalog", "build", "-o", str(DEMO / "site"))
+    console.print(f"open {DEMO / 'site' / 'index.html'}")
 
 
 if __name__ == "__main__":

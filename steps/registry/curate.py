@@ -23,7 +23,7 @@ from steps.registry.versions import DATASET_NAME, Bump
 DATASET_RE = re.compile(rf"^{DATASET_NAME}$")
 QUESTION_COLUMNS = ("question", "expected_answer", "key_concepts")
 CONCEPT_SEPARATORS = re.compile(r"[;,|]")
-RESERVED = ("metadata.json", ".gitignore")
+RESERVED = ("metadata.json", ".gitignore", "README.md")  # README.md is the dataset card
 
 
 def read_questions(path: Path) -> list[dict[str, str]]:

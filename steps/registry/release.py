@@ -13,6 +13,7 @@ from steps.config import get_settings
 from steps.errors import DregError
 from steps.git import git, head_commit, show_file
 from steps.kit.metadata import stable_view
+from steps.registry.card import write_card
 from steps.registry.dvc import lock_outputs, missing_in_remote, open_repo, push_outputs, target
 from steps.registry.versions import Bump, Version, latest_version, next_version
 
@@ -37,10 +38,10 @@ class Release:
 
 def release_paths(dataset: str, root: Path) -> list[str]:
     """Files a release commits: pipeline definition, lock and params (or the `.dvc` files of curated data),
-    metadata and .gitignore."""
+    metadata, its card and .gitignore."""
     candidates = [
         layout.dvc_yaml(dataset), layout.dvc_lock(dataset), layout.params_yaml(dataset),
-        layout.metadata_json(dataset), layout.data_file(dataset, ".gitignore"),
+        layout.metadata_json(dataset), layout.card_md(dataset), layout.data_file(dataset, ".gitignore"),
     ]
     dvcfiles = [p.relative_to(root).as_posix() for p in layout.curated_dvcfiles(root, dataset)]
     return [p for p in candidates if (root / p).exists()] + dvcfiles
@@ -204,6 +205,7 @@ def release(
         raise DregError(f"remote '{remote}' lacks {len(missing)} object(s) of this release (e.g. {missing[0]})",
                         f"the push was incomplete; run `{again}` again — no tag was created")
     version = next_version(dataset, bump, automated, root)
+    write_card(dataset, root)
     commit = commit_and_tag(dataset, version, root)
     console.print(f"{dataset}: pushed {sent} file(s); tagged [bold]{version.tag}[/bold] at {commit[:10]}", soft_wrap=True)
     if not push:

@@ -155,8 +155,8 @@ def load(path: Path) -> dict[str, Any]:
 FILES = sorted(WORKFLOWS.glob("*.yaml"))
 
 
-def test_the_three_workflows_exist() -> None:
-    assert [p.name for p in FILES] == ["ci.yaml", "images.yaml", "run-pipelines.yaml"]
+def test_the_four_workflows_exist() -> None:
+    assert [p.name for p in FILES] == ["ci.yaml", "images.yaml", "pages.yaml", "run-pipelines.yaml"]
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

@@ -1,0 +1,51 @@
+"""`dreg catalog build`: render the registry's releases into a static site (index, one page per dataset, SVGs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from steps.catalog import plots
+from steps.catalog.lineage import lineage_svg
+from steps.catalog.pages import dataset_link, dataset_page, index_page
+from steps.catalog.source import DatasetInfo, git_dir, read_datasets
+from steps.errors import DregError
+from steps.kit.files import write_bytes
+from steps.registry.card import render_card
+
+PLOTS = {"class balance per split": plots.class_balance, "feature statistics": plots.statistics}
+
+
+def card_html(ds: DatasetInfo) -> str:
+    """The latest release's card as HTML (the committed card, or one rendered from its metadata); raw HTML escaped."""
+    from markdown_it import MarkdownIt
+
+    latest = ds.latest
+    text = latest.card if latest.card is not None else render_card(latest.metadata)
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+
+
+def write_plots(out: Path, ds: DatasetInfo) -> dict[str, str]:
+    """Write the latest release's plots as SVG files; return {caption: link relative to the dataset page}."""
+    links = {}
+    for caption, draw in PLOTS.items():
+        text = draw(ds.latest.metadata)
+        if text is not None:
+            name = f"{caption.replace(' ', '-')}.svg"
+            write_bytes(out / "plots" / ds.name / name, text.encode())
+            links[caption] = f"../plots/{ds.name}/{name}"
+    return links
+
+
+def build_site(out: Path, repo: str | None = None, root: Path = Path(".")) -> tuple[Path, int]:
+    """Render the catalogue of `repo` (a git URL or path; default the checkout at `root`) into `out`;
+    return the index page and the number of datasets."""
+    with git_dir(repo, root) as gitdir:
+        datasets = read_datasets(gitdir)
+    if not datasets:
+        raise DregError(f"no release tags in {repo or 'this registry'}",
+                        "publish a dataset first (`dreg run DATASET`), or pass --repo with a registry that has tags")
+    for ds in datasets:
+        html = dataset_page(ds, card_html(ds), lineage_svg(ds.latest), write_plots(out, ds))
+        write_bytes(out / dataset_link(ds.name), html.encode())
+    write_bytes(out / "index.html", index_page(datasets).encode())
+    return out / "index.html", len(datasets)

@@ -1,0 +1,207 @@
+"""Dataset cards: `data/<dataset>/README.md`, rendered from a release's metadata.json (same metadata → same bytes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from steps import layout
+from steps.kit.files import write_bytes
+
+GENERIC = {"description": "Curated files released with `dreg add`: no pipeline, the files are the dataset.",
+           "license": "as agreed with the data's owner (not recorded)", "homepage": ""}
+ABOUT: dict[str, dict[str, str]] = {
+    "fashion-mnist": {
+        "description": "Zalando's Fashion-MNIST: 28x28 grayscale images of clothing in 10 classes, "
+                       "a drop-in replacement for MNIST.",
+        "license": "MIT", "homepage": "https://github.com/zalandoresearch/fashion-mnist"},
+    "wine-quality": {
+        "description": "UCI Wine Quality: physicochemical measurements of red and white vinho verde wines "
+                       "with a sensory quality score (3-9).",
+        "license": "CC BY 4.0", "homepage": "https://archive.ics.uci.edu/dataset/186/wine+quality"},
+    "emotion": {
+        "description": "Short English texts labelled with an emotion (boltuix/emotions-dataset).",
+        "license": "the Hugging Face dataset's licence (see its dataset card)",
+        "homepage": "https://huggingface.co/datasets/boltuix/emotions-dataset"},
+    "roco-radiology": {
+        "description": "Radiology images with captions (ROCO, unsloth/Radiology_mini) as vision-language chat "
+                       "messages built from a versioned prompt.",
+        "license": "the Hugging Face dataset's licence (see its dataset card)",
+        "homepage": "https://huggingface.co/datasets/unsloth/Radiology_mini"},
+    "opencloudhub-readmes-download": {
+        "description": "README files of the OpenCloudHub GitHub organisation's repositories.",
+        "license": "each repository's own licence", "homepage": "https://github.com/OpenCloudHub"},
+    "opencloudhub-readmes-embeddings": {
+        "description": "The OpenCloudHub READMEs chunked and embedded with sentence-transformers, stored in "
+                       "PostgreSQL + pgvector for retrieval.",
+        "license": "each repository's own licence", "homepage": "https://github.com/OpenCloudHub"},
+}
+
+
+def about(dataset: str) -> dict[str, str]:
+    """Description, licence and homepage of `dataset` (a generic entry for curated data)."""
+    return ABOUT.get(dataset, GENERIC)
+
+
+def cell(value: Any) -> str:
+    """A value as one markdown table cell (pipes escaped, lists and dicts as compact JSON)."""
+    text = json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """A markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+
+
+def about_section(name: str, meta: dict[str, Any]) -> list[str]:
+    """What the dataset is, where it comes from and under which licence."""
+    info, kind = about(name), meta.get("lineage", {}).get("source", {}).get("kind", "-")
+    lines = [info["description"], "", f"- **Licence:** {info['license']}", f"- **Source kind:** {kind}"]
+    return lines + ([f"- **Homepage:** <{info['homepage']}>"] if info["homepage"] else [])
+
+
+def schema_section(meta: dict[str, Any]) -> list[str]:
+    """Features with dtypes, shapes and classes; then the files (or table) of the release."""
+    schema = meta.get("schema", {})
+    features = schema.get("features") or schema.get("columns") or {}
+    rows = [[name, spec.get("dtype", "-") if isinstance(spec, dict) else spec,
+             spec.get("shape", "") if isinstance(spec, dict) else "",
+             spec.get("classes", "") if isinstance(spec, dict) else ""] for name, spec in sorted(features.items())]
+    lines = table(["feature", "dtype", "shape", "classes"], rows) if rows else ["No feature schema recorded."]
+    files = schema.get("files", {})
+    if files:
+        lines += ["", *table(["file", "path"], [[k, v] for k, v in sorted(files.items())])]
+    if schema.get("table"):
+        lines += ["", f"Stored in the PostgreSQL table `{schema['table']}`."]
+    return lines
+
+
+def splits_section(meta: dict[str, Any]) -> list[str]:
+    """Splits and their sizes."""
+    splits = meta.get("splits", {})
+    rows = [[s, info.get("num_samples", "-")] for s, info in sorted(splits.items())]
+    return table(["split", "samples"], rows) if rows else ["No splits recorded."]
+
+
+def is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def stat_rows(metrics: dict[str, Any], prefix: str = "") -> list[list[Any]]:
+    """Numeric metrics: a block of numbers (min/mean/max…) on one row, class counts as the number of classes."""
+    rows: list[list[Any]] = []
+    for key, value in sorted(metrics.items()):
+        path = f"{prefix}.{key}" if prefix else key
+        if key.endswith("_distribution") and isinstance(value, dict):
+            rows.append([path, f"{len(value)} classes, {sum(v for v in value.values() if is_num(v))} rows"])
+        elif isinstance(value, dict) and value and all(is_num(v) for v in value.values()):
+            rows.append([path, ", ".join(f"{k} {v:.6g}" for k, v in value.items())])
+        elif isinstance(value, dict):
+            rows += stat_rows(value, path)
+        elif is_num(value):
+            rows.append([path, value])
+    return rows
+
+
+def stats_section(meta: dict[str, Any]) -> list[str]:
+    """Key statistics: the numeric metrics of the release."""
+    rows = stat_rows(meta.get("metrics", {}))
+    return table(["statistic", "value"], rows) if rows else ["No statistics recorded."]
+
+
+def prompt_section(meta: dict[str, Any]) -> list[str]:
+    """The prompt version a vision-language dataset was built with."""
+    prompt = meta.get("prompt")
+    if not prompt:
+        return []
+    keys = ("name", "version", "alias", "sha256", "tracking_uri_kind")
+    lines = ["## Prompt", "", *table(["field", "value"], [[k, prompt.get(k, "-")] for k in keys])]
+    if prompt.get("template"):
+        lines += ["", "```text", str(prompt["template"]).rstrip(), "```"]
+    return lines + [""]
+
+
+def source_rows(lineage: dict[str, Any]) -> list[list[Any]]:
+    """Source files with their checksum (sha256, md5) or revision (tag)."""
+    rows = []
+    for f in lineage.get("source", {}).get("files", []):
+        digest = f.get("sha256") or f.get("md5") or f.get("revision") or f.get("tag") or "-"
+        rows.append([f.get("file") or f.get("dataset") or "-", f.get("url") or f.get("path") or "-", digest])
+    return rows
+
+
+def lineage_section(meta: dict[str, Any]) -> list[str]:
+    """Sources, upstream releases, build identity and the params the release was built with."""
+    lineage = meta.get("lineage", {})
+    lines = table(["source", "location", "checksum / revision"], source_rows(lineage)) if source_rows(lineage) else [
+        "No source files recorded."]
+    upstream = lineage.get("upstream") or {}
+    if upstream:
+        lines += ["", *table(["upstream dataset", "tag"], sorted(upstream.items()))]
+    ids = [["code commit", lineage.get("code_commit") or "-"], ["image", lineage.get("docker_image_tag") or "-"],
+           ["workflow run", lineage.get("argo_workflow_uid") or "-"], ["built at", lineage.get("created_at") or "-"]]
+    params = json.dumps(lineage.get("params", {}), indent=2, sort_keys=True)
+    return lines + ["", *table(["build", "value"], ids), "", "Params:", "", "```json", params, "```"]
+
+
+def first_file(meta: dict[str, Any], suffix: str) -> str | None:
+    """The schema file whose path ends with `suffix`: the train split's if there is one, else the first by key."""
+    files = sorted(meta.get("schema", {}).get("files", {}).items(), key=lambda kv: (kv[0] != "train", kv[0]))
+    return next((p for _, p in files if isinstance(p, str) and p.endswith(suffix)), None)
+
+
+def load_section(name: str, meta: dict[str, Any]) -> list[str]:
+    """How to load the release: pandas, PyTorch/Ray, raw files, or pgvector for an embeddings table."""
+    header = ['REGISTRY = "https://github.com/<org>/data-registry.git"  # or a path to a clone',
+              'VERSION = "latest"  # pin a release for training: e.g. "1.0.0"']
+    table_name = meta.get("schema", {}).get("table")
+    blocks: list[tuple[str, str, list[str]]] = []
+    if table_name:
+        blocks.append(("pgvector (PostgreSQL)", "python", [
+            "import psycopg", "", 'with psycopg.connect("postgresql://…") as conn:',
+            f'    rows = conn.execute("SELECT id, content, metadata FROM {table_name} "',
+            '                        "ORDER BY embedding <=> %s::vector LIMIT 5", (query_vector,)).fetchall()']))
+    parquet, jsonl = first_file(meta, ".parquet"), first_file(meta, ".jsonl")
+    if parquet:
+        blocks.append(("pandas", "python", ["from steps.client import open_frame", "", *header,
+                                            f'df = open_frame("{name}", "{parquet}", VERSION, repo=REGISTRY)']))
+    if parquet or jsonl:
+        reader = "read_parquet" if parquet else "read_json"
+        blocks.append(("PyTorch / Ray Data", "python", [
+            "import ray", "from steps.client import get_url", "", *header,
+            f'ds = ray.data.{reader}(get_url("{name}", "{parquet or jsonl}", VERSION, repo=REGISTRY))',
+            "for batch in ds.iter_torch_batches(batch_size=64):", "    ..."]))
+    raw = parquet or jsonl or first_file(meta, "") or ""
+    blocks.append(("raw files (DVC)", "bash", [
+        f"dvc get https://github.com/<org>/data-registry.git data/{name}/{raw} --rev {name}-vX.Y.Z"]))
+    lines: list[str] = []
+    for title, lang, code in blocks:
+        lines += [f"### {title}", "", f"```{lang}", *code, "```", ""]
+    return lines
+
+
+def render_card(meta: dict[str, Any]) -> str:
+    """The card's markdown: a pure function of the metadata."""
+    name = meta.get("dataset", {}).get("name", "dataset")
+    sections = [
+        [f"# {name}", "", *about_section(name, meta), ""],
+        ["## Schema", "", *schema_section(meta), ""],
+        ["## Splits", "", *splits_section(meta), ""],
+        ["## Key statistics", "", *stats_section(meta), ""],
+        prompt_section(meta),
+        ["## Lineage", "", *lineage_section(meta), ""],
+        ["## How to load", "", *load_section(name, meta)],
+    ]
+    return "\n".join(line for section in sections for line in section).rstrip() + "\n"
+
+
+def write_card(dataset: str, root: Path) -> str | None:
+    """Write `data/<dataset>/README.md` from its metadata.json (atomically); None when it has no card."""
+    meta = root / layout.metadata_json(dataset)
+    if not meta.exists():
+        return None
+    write_bytes(root / layout.card_md(dataset), render_card(json.loads(meta.read_text())).encode())
+    return layout.card_md(dataset)

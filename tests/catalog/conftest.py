@@ -1,0 +1,26 @@
+"""A small registry with real releases (wine-quality twice, fashion-mnist once) on generated sample sources."""
+
+from __future__ import annotations
+
+import pytest
+
+from steps.dev.samples import fashion_md5_params, write_sample_mirror
+from steps.dev.scaffold import commit_all, create_registry, update_params
+from tests.support.registry import Released, cli_env
+
+
+@pytest.fixture(scope="session")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
+    """wine-quality-v1.0.0 and v1.1.0 (val_fraction changed) and fashion-mnist-v1.0.0, pushed to origin."""
+    base = tmp_path_factory.mktemp("catalog")
+    reg = create_registry(base, allow_sample_data=True)
+    digests = write_sample_mirror(base / "mirror", ["wine-quality", "fashion-mnist"])
+    update_params(reg.root, "fashion-mnist", fashion_md5_params(digests["fashion-mnist"]))
+    commit_all(reg.root, "checksums of the sample sources")
+    out = Released(reg, cli_env(DREG_MIRROR=str(base / "mirror")))
+    out.dreg("run", "wine-quality", "--push")
+    out.dreg("run", "fashion-mnist", "--push")
+    update_params(reg.root, "wine-quality", {"process": {"val_fraction": 0.25}})
+    commit_all(reg.root, "wine-quality: hold out 25%")
+    out.dreg("run", "wine-quality", "--bump", "minor", "--push")
+    return out
