@@ -6,12 +6,9 @@ Stage names and their order come from `pipelines/<dataset>/dvc.yaml`, read at re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
-import yaml
-
-PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+from steps import layout
+from steps.registry.pipelines import stages_of
 
 
 @dataclass(frozen=True)
@@ -26,12 +23,6 @@ class Profile:
     ray_workers: int
 
 
-@cache
-def dvc_stages(dataset: str, root: Path = PIPELINES_DIR) -> tuple[str, ...]:
-    """The stage names of `<root>/<dataset>/dvc.yaml`, in the order DVC lists them."""
-    return tuple(yaml.safe_load((root / dataset / "dvc.yaml").read_text())["stages"])
-
-
 @dataclass(frozen=True)
 class Pipeline:
     """A dataset's default compute profile, the stage (if any) that runs on Ray, and whether it runs nightly."""
@@ -44,7 +35,7 @@ class Pipeline:
     @property
     def stages(self) -> tuple[str, ...]:
         """The DVC stages in order, from the dataset's dvc.yaml."""
-        return dvc_stages(self.dataset)
+        return tuple(stages_of(self.dataset, layout.CODE_ROOT))
 
     @property
     def needs_ray(self) -> bool:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from steps import layout
+from steps.registry.pipelines import stages_of
 from tests.cluster.support import ROOT
-from workflows.profiles import PIPELINES, PROFILES, SCHEDULED, dvc_stages
+from workflows.profiles import PIPELINES, PROFILES, SCHEDULED
 
 QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
 
@@ -23,11 +25,11 @@ def test_stages_are_each_dvc_yaml_in_order() -> None:
 
 
 def test_dvc_stages_keep_the_file_order(tmp_path: Path) -> None:
-    (tmp_path / "demo").mkdir()
-    (tmp_path / "demo" / "dvc.yaml").write_text(
+    (tmp_path / layout.pipeline_dir("demo")).mkdir(parents=True)
+    (tmp_path / layout.dvc_yaml("demo")).write_text(
         "stages:\n  zeta: {cmd: a}\n  alpha: {cmd: b}\n  mid_1: {cmd: c}\n"
     )
-    assert dvc_stages("demo", tmp_path) == ("zeta", "alpha", "mid_1")
+    assert stages_of("demo", tmp_path) == ["zeta", "alpha", "mid_1"]
 
 
 def test_every_pipeline_folder_is_in_the_table() -> None:
