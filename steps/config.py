@@ -7,8 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from steps.errors import DregError
+from steps.git import check_ref_name
 
 Profile = Literal["local", "docker", "cluster"]
 
@@ -29,6 +32,7 @@ class Settings(BaseSettings):
     git_remote: str = Field("origin", alias="DREG_GIT_REMOTE")
     release_branch: str = Field("main", alias="DREG_RELEASE_BRANCH")
     mlflow_tracking_uri: str | None = Field(None, alias="MLFLOW_TRACKING_URI")
+    mlflow_timeout_s: float = Field(10.0, gt=0, le=600, alias="DREG_MLFLOW_TIMEOUT")  # bounds each MLflow wait
     pgvector_host: str | None = Field(None, alias="PGVECTOR_HOST")
     pgvector_port: int = Field(5432, alias="PGVECTOR_PORT")
     pgvector_user: str = Field("postgres", alias="PGVECTOR_USER")
@@ -42,6 +46,15 @@ class Settings(BaseSettings):
     ray_num_cpus: int | None = Field(None, ge=1, alias="DREG_RAY_NUM_CPUS")
     ray_object_store_mb: int = Field(256, ge=64, alias="DREG_RAY_OBJECT_STORE_MB")
     hub_timeout_s: float = Field(3.0, gt=0, alias="DREG_HUB_TIMEOUT")
+
+    @field_validator("dvc_remote", "git_remote", "release_branch")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        """Names that reach git/DVC arguments: never an option, a space or a shell character."""
+        try:
+            return check_ref_name(value, "name")
+        except DregError:
+            raise ValueError("use letters, digits, '.', '_', '-' and '/' only (no leading '-')") from None
 
 
 class Credentials(BaseSettings):
@@ -63,13 +76,25 @@ def profile_env_file(root: Path | None = None) -> Path:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings for this process: environment first, then the profile's `.env` file."""
-    return Settings(_env_file=profile_env_file())
+    return checked(Settings, _env_file=profile_env_file())
+
+
+def checked(model: type[BaseSettings], **kwargs: Any) -> Any:
+    """Build a settings model; a bad value becomes one DregError line naming the variable, never its value."""
+    try:
+        return model(**kwargs)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        info = model.model_fields.get(field)
+        name = (info.alias if info and info.alias else field)
+        raise DregError(f"invalid setting {name}: {err['msg'][:120]}", f"fix {name} in the environment or .env file") from None
 
 
 @lru_cache(maxsize=1)
 def get_credentials() -> Credentials:
     """Credentials for this process, from the environment only."""
-    return Credentials()
+    return checked(Credentials)
 
 
 def dvc_config(settings: Settings | None = None) -> dict[str, Any]:

@@ -15,8 +15,10 @@ def add_command(
     files: Annotated[list[Path], typer.Argument(help="Files to track (e.g. questions.csv).", show_default=False)],
     bump: Annotated[Bump, typer.Option("--bump", help="Version part to bump.")] = "patch",
     push: Annotated[bool, typer.Option("--push", help="Push the release commit and tag to origin.")] = False,
+    new: Annotated[bool, typer.Option("--new", help="Create DATASET (required the first time: tags are permanent).")]
+    = False,
 ) -> None:
     """Track curated files of DATASET (dvc add), push the data and release them as a new version."""
     from steps.registry.curate import add_files
 
-    add_files(dataset, files, bump=bump, push=push)
+    add_files(dataset, files, bump=bump, push=push, new=new)

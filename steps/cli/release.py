@@ -60,7 +60,7 @@ def stage_cmd(
 
     require_pipeline(dataset)
     if stage not in stages_of(dataset):
-        raise DregError(f"{dataset} has no stage '{stage}'", f"stages: {', '.join(stages_of(dataset))}")
+        raise DregError(f"{dataset} has no stage {stage[:40]!r}", f"stages: {', '.join(stages_of(dataset))}")
     check_params(dataset)
     setup_dvc_logging()
     ran = reproduce(open_repo(), dataset, stage=stage, force=force)
@@ -105,6 +105,7 @@ def publish_cmd(dataset: str, bump: Bump = BumpKind.patch, automated: Automated 
     from steps.registry.release import publish_release
 
     require_pipeline(dataset)
+    check_params(dataset)
     publish_release(dataset, bump=bump.value, automated=automated, push=push)
 
 
@@ -144,8 +145,19 @@ def show_cmd(ref: Annotated[str, typer.Argument(metavar="DATASET[@VERSION]")]) -
     console.print(table)
 
 
-def verify_cmd(tag: str) -> None:
-    """Rebuild a version from its pinned inputs and compare every output with the tag's dvc.lock."""
+def verify_cmd(
+    tag: Annotated[str | None, typer.Argument(help="Release tag, e.g. wine-quality-v1.0.0.")] = None,
+    remote_only: Annotated[bool, typer.Option("--remote-only", help="Read every object back from the DVC remote and "
+                                              "check its hash (no rebuild).")] = False,
+    all_tags: Annotated[bool, typer.Option("--all", help="With --remote-only: audit every release tag.")] = False,
+) -> None:
+    """Rebuild a version from its pinned inputs and compare every output with the tag's dvc.lock (or, with
+    --remote-only, audit what the DVC remote holds for it)."""
+    if remote_only:
+        audit_cmd(tag, all_tags)
+        return
+    if tag is None or all_tags:
+        raise DregError("verify needs one TAG (--all only with --remote-only)", "e.g. dreg verify wine-quality-v1.0.0")
     from steps.registry.verify import verify_release
 
     setup_dvc_logging()
@@ -157,3 +169,23 @@ def verify_cmd(tag: str) -> None:
     if not report.reproducible:
         raise DregError(f"{tag} is not reproducible: {len(report.differ)} output(s) differ", "see the list above")
     console.print(f"[bold green]{tag} is reproducible[/bold green] ({len(report.matched)} outputs match)")
+    audit_cmd(tag, all_tags=False)
+
+
+def audit_cmd(tag: str | None, all_tags: bool) -> None:
+    """`verify --remote-only`: each tag's objects read back from the DVC remote; exit 1 if any is missing or bad."""
+    from steps.registry.verify import audit_remote, release_tags
+
+    if (tag is None) == (not all_tags):
+        raise DregError("give one TAG or --all", "e.g. dreg verify --remote-only --all")
+    reports = audit_remote(release_tags(Path.cwd()) if all_tags else [tag], Path.cwd())
+    for report in reports:
+        for problem in report.problems:
+            console.print(f"[red]bad[/red] {report.tag}: {problem}", soft_wrap=True)
+        if not report.problems:
+            console.print(f"[green]ok[/green]  {report.tag} ({report.checked} objects)")
+    bad = [r.tag for r in reports if r.problems]
+    if bad:
+        raise DregError(f"{len(bad)} of {len(reports)} tag(s) fail the remote audit: {', '.join(bad[:5])}",
+                        "see the list above; delete each bad object from the remote, then `dvc push` from a clean cache")
+    console.print(f"[bold green]remote holds every object of {len(reports)} tag(s) intact[/bold green]")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import requests
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from tenacity import RetryError, retry, retry_if_exception, stop_after_attempt, wait_exponential
 
+from steps import layout
 from steps.config import get_settings
 from steps.errors import DregError
 from steps.kit.digests import file_digests
@@ -87,6 +90,43 @@ def resolve_source(url: str, dataset: str) -> tuple[str, str]:
     return str(folder / name), kind
 
 
+def remote_validators(url: str, headers: dict[str, str] | None = None) -> dict[str, str | int]:
+    """What a server says identifies its current file (HEAD): size, ETag, Last-Modified; {} if it says nothing."""
+    try:
+        resp = requests.head(url, timeout=(10, 30), headers=headers, allow_redirects=True)
+        resp.raise_for_status()
+    except requests.RequestException:
+        return {}
+    seen = {"etag": resp.headers.get("ETag"), "last_modified": resp.headers.get("Last-Modified"),
+            "remote_bytes": int(resp.headers["Content-Length"]) if resp.headers.get("Content-Length", "").isdigit() else None}
+    return {k: v for k, v in seen.items() if v is not None}
+
+
+def previous_record(dataset: str, url: str, dest: Path) -> dict[str, Any] | None:
+    """The source record of `url` from the last download (sources.json), if `dest` still holds that file."""
+    path = Path(layout.sources_json(dataset))
+    try:
+        records = json.loads(path.read_text()) if path.is_file() else []
+    except ValueError:
+        return None
+    records = records.get("sources", []) if isinstance(records, dict) else []
+    found = next((r for r in records if isinstance(r, dict) and r.get("url") == url), None)
+    if not found or not dest.is_file() or file_digests(dest).get("sha256") != found.get("sha256"):
+        return None
+    return found
+
+
+def unchanged_source(url: str, location: str, dataset: str, dest: Path, headers: dict[str, str] | None,
+                     ) -> tuple[dict[str, Any] | None, dict[str, str | int]]:
+    """For an unpinned source (no checksum): (the previous record when the server's size and ETag/Last-Modified
+    still match it, else None; what the server reports now) — a change is noticed and downloaded again."""
+    seen = remote_validators(location, headers)
+    previous = previous_record(dataset, url, dest)
+    if seen and previous and all(previous.get(k) == v for k, v in seen.items()):
+        return previous, seen
+    return None, seen
+
+
 def fetch(
     url: str,
     dest: Path | str,
@@ -96,9 +136,16 @@ def fetch(
     sha256: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> dict[str, str | int]:
-    """Fetch `url` (or its mirror copy) to `dest`, verify checksums, and return its source record."""
+    """Fetch `url` (or its mirror copy) to `dest`, verify checksums, and return its source record. An unpinned
+    URL (no checksum) is re-checked on every run: its record keeps the server's validators, so a changed file
+    is downloaded again and shows in `dreg diff`."""
     dest = Path(dest)
     location, kind = resolve_source(url, dataset)
+    seen: dict[str, str | int] = {}
+    if "://" in location and not (md5 or sha256):
+        previous, seen = unchanged_source(url, location, dataset, dest, headers)
+        if previous is not None:
+            return previous
     with atomic_path(dest) as tmp:
         if "://" in location:
             _stream_url(location, tmp, headers)
@@ -114,4 +161,4 @@ def fetch(
                     "the source changed or is corrupt; update the checksum in params.yaml only if the change is intended",
                 )
         size = tmp.stat().st_size
-    return {"url": url, "file": dest.name, "kind": kind, "bytes": size, **digests}
+    return {"url": url, "file": dest.name, "kind": kind, "bytes": size, **digests, **seen}

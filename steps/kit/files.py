@@ -13,6 +13,11 @@ from typing import Any
 import yaml
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C loader: dvc.lock parsing is on the no-op path
+MAX_YAML_NODES = 100_000  # what a document may expand to through aliases (an 800-byte alias bomb is billions)
+
+
+class YamlTooLarge(yaml.YAMLError):
+    """A YAML document whose aliases expand beyond MAX_YAML_NODES nodes."""
 
 
 @contextmanager
@@ -47,5 +52,30 @@ def write_json(path: Path | str, obj: Any) -> None:
 
 
 def load_yaml(text: str) -> Any:
-    """Parse YAML text safely (the one YAML reader of the project)."""
+    """Parse YAML text safely (the one YAML reader of the project); alias bombs are refused before building."""
+    if "*" in text:
+        check_expansion(text)
     return yaml.load(text, Loader=Loader)
+
+
+def check_expansion(text: str, limit: int = MAX_YAML_NODES) -> None:
+    """Raise YamlTooLarge when the document's aliases would expand it beyond `limit` nodes (one event pass)."""
+    sizes: dict[str, int] = {}
+    starts: list[tuple[str | None, int]] = []
+    total = 0
+    for event in yaml.parse(text, Loader=Loader):
+        if isinstance(event, yaml.AliasEvent):
+            total += sizes.get(event.anchor, 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            total += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            total += 1
+            starts.append((event.anchor, total))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, start = starts.pop()
+            if anchor:
+                sizes[anchor] = total - start + 1
+        if total > limit:
+            raise YamlTooLarge(f"aliases expand beyond {limit} nodes (an alias bomb?)")

@@ -35,7 +35,7 @@ def read_params_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise DregError(f"{path} not found", "every pipeline needs a params.yaml beside its dvc.yaml") from None
     except yaml.YAMLError as exc:
-        raise DregError(f"{path} is not valid YAML: {exc}".splitlines()[0], "fix the syntax") from None
+        raise DregError(f"{path} is not valid YAML: {str(exc).splitlines()[0][:200]}", "fix the syntax") from None
     if not isinstance(data, dict):
         raise DregError(f"{path} must be a mapping", "use `key: value` sections per stage")
     return data
@@ -48,8 +48,14 @@ def validate_params(data: dict[str, Any], model: type[M], source: str) -> M:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        got = f" (got {err['input']!r})" if err["type"] != "missing" and not isinstance(err["input"], dict) else ""
-        raise DregError(f"{source}: {where}: {err['msg']}{got}", f"fix {where} in {source}") from None
+        got = f" (got {bounded(err['input'])})" if err["type"] != "missing" and not isinstance(err["input"], dict) else ""
+        raise DregError(f"{source}: {bounded(where)}: {err['msg'][:200]}{got}", f"fix {bounded(where)} in {source}") from None
+
+
+def bounded(value: Any, limit: int = 80) -> str:
+    """A short printable form of user input (repr, cut at `limit` characters): errors never echo unbounded input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def load_params(dataset: str, model: type[M], root: Path | None = None) -> M:

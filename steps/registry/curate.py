@@ -17,10 +17,9 @@ from steps.kit.digests import file_digests
 from steps.kit.files import atomic_path, write_bytes
 from steps.kit.metadata import build_lineage, write_metadata
 from steps.registry.dvc import open_repo
-from steps.registry.release import Release, already_released, current_branch, fetch_origin, release
-from steps.registry.versions import DATASET_NAME, Bump
+from steps.registry.release import Release, already_released, release, sync_with_origin
+from steps.registry.versions import Bump, check_dataset
 
-DATASET_RE = re.compile(rf"^{DATASET_NAME}$")
 QUESTION_COLUMNS = ("question", "expected_answer", "key_concepts")
 CONCEPT_SEPARATORS = re.compile(r"[;,|]")
 RESERVED = ("metadata.json", ".gitignore", "README.md")  # README.md is the dataset card
@@ -35,9 +34,9 @@ def read_questions(path: Path) -> list[dict[str, str]]:
             if sorted(header) != sorted(QUESTION_COLUMNS):
                 raise DregError(f"{path.name}: header is {header or 'empty'}, expected {list(QUESTION_COLUMNS)}",
                                 "the first line must be: question,expected_answer,key_concepts")
-            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+            rows = [checked_row(path, reader.line_num, row, len(header)) for row in reader]
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise DregError(f"{path.name}: not a UTF-8 CSV file ({exc})", "save it as UTF-8 CSV") from None
+        raise DregError(f"{path.name}: not a UTF-8 CSV file ({str(exc)[:120]})", "save it as UTF-8 CSV") from None
     if not rows:
         raise DregError(f"{path.name}: no rows below the header", "add at least one question")
     for line, row in enumerate(rows, start=2):
@@ -45,6 +44,16 @@ def read_questions(path: Path) -> list[dict[str, str]]:
         if empty:
             raise DregError(f"{path.name}: row {line} has empty {', '.join(empty)}", "fill every field of every row")
     return rows
+
+
+def checked_row(path: Path, line: int, row: dict[str | None, Any], width: int) -> dict[str, str]:
+    """One CSV row, refused when it has more fields than the header or a NUL byte (never silently dropped)."""
+    if None in row:
+        raise DregError(f"{path.name}: row {line} has {width + len(row[None])} fields, the header has {width}",
+                        "quote fields that contain commas")
+    if any("\x00" in (v or "") for v in row.values()):
+        raise DregError(f"{path.name}: row {line} contains a NUL byte", "remove control characters from the file")
+    return {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
 
 
 def questions_summary(path: Path) -> dict[str, Any]:
@@ -78,12 +87,16 @@ def summarize(path: Path) -> dict[str, Any]:
     return VALIDATORS.get(path.name, file_summary)(path)
 
 
-def check_inputs(dataset: str, files: list[Path], root: Path) -> None:
-    """Refuse pipeline datasets, bad names, missing or duplicate files, and invalid content — before any change."""
-    if not DATASET_RE.match(dataset):
-        raise DregError(f"invalid dataset name '{dataset}'", "use lower-case letters, digits and dashes")
+def check_inputs(dataset: str, files: list[Path], root: Path, new: bool = False) -> None:
+    """Refuse pipeline datasets, bad names, an unknown dataset without `new`, missing or duplicate files, and invalid
+    content — before any change."""
+    check_dataset(dataset)
     if dataset in layout.pipeline_datasets(root):
         raise DregError(f"{dataset} is produced by a pipeline", f"release it with `dreg run {dataset}`")
+    known = layout.curated_datasets(root)
+    if dataset not in known and not new:
+        raise DregError(f"no curated dataset '{dataset}' yet",
+                        f"pass --new to create it (a release tag is permanent); existing: {', '.join(known[:5]) or 'none'}")
     names = [f.name for f in files]
     if len(set(names)) != len(names):
         raise DregError(f"file names repeat: {names}", "each file is stored as data/<dataset>/<name>")
@@ -140,18 +153,20 @@ def write_curated_metadata(dataset: str, root: Path) -> None:
                    lineage=build_lineage(sources, {}), root=root)
 
 
-def add_files(dataset: str, files: list[Path], bump: Bump = "patch", push: bool = False) -> Release | None:
-    """Validate, `dvc add`, then release the data like a pipeline's; None if nothing changed."""
+def add_files(dataset: str, files: list[Path], bump: Bump = "patch", push: bool = False,
+              new: bool = False) -> Release | None:
+    """Validate, `dvc add`, then release the data like a pipeline's; None if nothing changed. A dataset that does
+    not exist yet needs `new`."""
     root = repo_root()
     files = [f.resolve() for f in files]
-    check_inputs(dataset, files, root)
-    if push:
-        fetch_origin(root, current_branch(root))
+    check_inputs(dataset, files, root, new)
     repo = open_repo(root)
     dvc_add(repo, place(files, root / layout.data_dir(dataset)))
     meta = root / layout.metadata_json(dataset)
     before = meta.read_bytes() if meta.exists() else None
     write_curated_metadata(dataset, root)
+    if push:
+        sync_with_origin(dataset, root)
     if already_released(dataset, root):
         if before is not None:
             write_bytes(meta, before)

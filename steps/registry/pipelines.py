@@ -9,7 +9,9 @@ from types import ModuleType
 from steps import layout
 from steps.errors import DregError
 from steps.kit.files import load_yaml
+from steps.kit.params import read_params_file
 from steps.layout import curated_datasets, pipeline_datasets
+from steps.registry.versions import check_dataset
 
 
 def all_datasets(root: Path | str = ".") -> list[str]:
@@ -19,6 +21,7 @@ def all_datasets(root: Path | str = ".") -> list[str]:
 
 def require_pipeline(dataset: str, root: Path | str = ".") -> None:
     """Raise a clear error for a dataset that has no pipeline here."""
+    check_dataset(dataset)
     known = pipeline_datasets(root)
     if dataset not in known:
         raise DregError(f"unknown dataset '{dataset}'", f"known pipelines: {', '.join(known) or 'none'}")
@@ -43,7 +46,7 @@ def params_unchanged_since_lock(dataset: str, root: Path | str = ".") -> bool:
     lock_file = Path(root, layout.dvc_lock(dataset))
     if not lock_file.exists():
         return False
-    current = load_yaml(Path(root, layout.params_yaml(dataset)).read_text()) or {}
+    current = read_params_file(Path(root, layout.params_yaml(dataset)))
     lock = load_yaml(lock_file.read_text()) or {}
     recorded = [section for stage in (lock.get("stages") or {}).values()
                 for section in (stage.get("params") or {}).values()]
@@ -53,9 +56,12 @@ def params_unchanged_since_lock(dataset: str, root: Path | str = ".") -> bool:
 def check_params(dataset: str) -> None:
     """Validate a pipeline's params before anything runs (the module's `params()` raises DregError).
 
-    Skipped when dvc.lock already records exactly these params: the run that wrote it validated them.
+    Skipped when dvc.lock already records exactly these params: the run that wrote it validated them. The file is
+    always read first (bounded: no alias bomb reaches DVC's parser; a list or bad YAML is one error naming it).
     """
-    if params_unchanged_since_lock(dataset):
+    if not Path(layout.dvc_lock(dataset)).exists():
+        read_params_file(Path(layout.params_yaml(dataset)))
+    elif params_unchanged_since_lock(dataset):
         return
     module = dataset_module(dataset)
     if module is not None and hasattr(module, "params"):

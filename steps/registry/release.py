@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,16 +14,30 @@ from rich.console import Console
 from steps import layout
 from steps.config import get_settings
 from steps.errors import DregError
-from steps.git import git, head_commit, show_file
+from steps.git import git, git_message, head_commit, show_file
 from steps.kit.metadata import stable_view
-from steps.registry.card import write_card
-from steps.registry.dvc import lock_outputs, missing_in_remote, open_repo, push_outputs, target
-from steps.registry.versions import Bump, Version, latest_version, next_version
+from steps.registry.dvc import (
+    lock_outputs,
+    missing_in_remote,
+    open_repo,
+    push_outputs,
+    target,
+    upload_objects,
+)
+from steps.registry.versions import Bump, Version, latest_version, local_tags, next_version
 
 console = Console(highlight=False)
 PUSH_ATTEMPTS = 5
-REJECTED = ("rejected", "fetch first", "non-fast-forward", "already exists", "stale info")
+LOST_RACE = ("fetch first", "non-fast-forward", "already exists", "stale info", "cannot lock ref")
 ALLOW_SAMPLE_KEY = "dreg.allowSampleData"
+ORIGIN_TAGS = "refs/dreg/origin-tags"  # origin's tags as last fetched: local tags are never moved by a fetch
+FAULT_ENV = "DREG_FAULT_POINT"  # test hook: SIGKILL at the named point (see tests/faults)
+
+
+def fault_point(name: str) -> None:
+    """Test hook: the process kills itself (SIGKILL) at point `name` when DREG_FAULT_POINT names it."""
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -62,10 +79,7 @@ def changed_since(version: Version | None, dataset: str, root: Path) -> bool:
     current = release_fingerprint(
         _read(root / layout.dvc_lock(dataset)), _read(root / layout.metadata_json(dataset)), dataset
     )
-    released = release_fingerprint(
-        show_file(version.tag, layout.dvc_lock(dataset), root), show_file(version.tag, layout.metadata_json(dataset), root), dataset
-    )
-    return current != released
+    return current != tag_fingerprint(version.tag, dataset, root)
 
 
 def _read(path: Path) -> str | None:
@@ -76,18 +90,9 @@ def check_publishable(repo, dataset: str, root: Path) -> None:
     """Refuse to publish an unreproduced pipeline, outputs that drifted from dvc.lock, or demo sample data."""
     if not (root / layout.dvc_lock(dataset)).exists():
         raise DregError(f"{dataset} has not been reproduced (no {layout.dvc_lock(dataset)})", f"run `dreg run {dataset}`")
-    from dvc.exceptions import DvcException
-
-    try:
-        drift = repo.status(targets=[target(repo, dataset)])
-    except DvcException as exc:
-        raise DregError(f"{dataset}: cannot check outputs: {exc}", f"run `dreg run {dataset}`") from None
-    drift = {stage: [c for c in changes if c != "always changed"] for stage, changes in drift.items()}
-    drift = {stage: changes for stage, changes in drift.items() if changes}
+    drift = lock_drift(repo, dataset)
     if drift:
-        raise DregError(
-            f"{dataset}: workspace differs from dvc.lock ({', '.join(sorted(drift))})", f"run `dreg run {dataset}` first"
-        )
+        raise DregError(f"{dataset}: workspace differs from dvc.lock ({', '.join(drift)})", f"run `dreg run {dataset}` first")
     meta = _read(root / layout.metadata_json(dataset))
     kind = json.loads(meta).get("lineage", {}).get("source", {}).get("kind") if meta else None
     allowed = git("config", "--get", ALLOW_SAMPLE_KEY, cwd=root, check=False).stdout.strip() == "true"
@@ -96,6 +101,17 @@ def check_publishable(repo, dataset: str, root: Path) -> None:
             f"{dataset} was built from generated sample data",
             "sample data is only for the demo registry; unset DREG_MIRROR or point it at a real mirror",
         )
+
+
+def lock_drift(repo, dataset: str) -> list[str]:
+    """Stages of `dataset` whose params, code, dependencies or outputs differ from dvc.lock (`dvc status`)."""
+    from dvc.exceptions import DvcException
+
+    try:
+        status = repo.status(targets=[target(repo, dataset)])
+    except DvcException as exc:
+        raise DregError(f"{dataset}: cannot check outputs: {str(exc)[:200]}", f"run `dreg run {dataset}`") from None
+    return sorted(stage for stage, changes in status.items() if [c for c in changes if c != "always changed"])
 
 
 def identity_args(root: Path) -> list[str]:
@@ -112,9 +128,25 @@ def commit_and_tag(dataset: str, version: Version, root: Path) -> str:
     git("add", "--", *paths, cwd=root)
     if git("diff", "--cached", "--quiet", "--", *paths, cwd=root, check=False).returncode != 0:
         git(*ident, "commit", "-q", "-m", release_message(dataset, version), "--", *paths, cwd=root)
+    else:
+        retitle_release(dataset, version, root)
+    fault_point("committed")
     summary = ", ".join(f"{p}={h[:12]}" for p, h in sorted(lock_outputs(_read(root / layout.dvc_lock(dataset))).items()))
     git(*ident, "tag", "-a", version.tag, "-m", f"{dataset} v{version.semver}\n\n{summary}", cwd=root)
     return head_commit(root) or ""
+
+
+def retitle_release(dataset: str, version: Version, root: Path) -> None:
+    """An unpublished release commit of `dataset` at HEAD (rebased or re-versioned) gets `version` in its subject."""
+    subject = git("log", "-1", "--format=%s", cwd=root, check=False).stdout.strip()
+    wanted = release_message(dataset, version)
+    if subject == wanted or not subject.startswith(release_message(dataset, Version(0, 0, 0))[:-5]):
+        return
+    if git("tag", "--points-at", "HEAD", cwd=root).stdout.strip():
+        return  # another tag names this commit: it is a published release, never rewritten
+    if git("for-each-ref", "--contains", "HEAD", "refs/remotes/", cwd=root).stdout.strip():
+        return  # origin has it
+    git(*identity_args(root), "commit", "-q", "--amend", "--allow-empty", "-m", wanted, cwd=root)
 
 
 def current_branch(root: Path) -> str:
@@ -129,8 +161,56 @@ def current_branch(root: Path) -> str:
 
 
 def fetch_origin(root: Path, branch: str) -> None:
+    """Fetch origin's branch, and its tags into a private namespace (a fetch never moves a local tag)."""
     remote = get_settings().git_remote
-    git("fetch", "-q", "--tags", "--force", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}", cwd=root)
+    git("fetch", "-q", "--no-tags", "--prune", "--", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
+        f"+refs/tags/*:{ORIGIN_TAGS}/*", cwd=root)
+
+
+def ref_map(root: Path, namespace: str) -> dict[str, str]:
+    """{name below `namespace`: object id} of the refs in `namespace`."""
+    out = git("for-each-ref", "--format=%(objectname) %(refname)", namespace, cwd=root).stdout
+    return {ref.removeprefix(namespace + "/"): oid for oid, ref in (line.split(" ", 1) for line in out.splitlines())}
+
+
+def adopt_origin_tags(root: Path) -> dict[str, str]:
+    """Create the local tags that origin has and this clone lacks (never moving one); return origin's tags."""
+    origin, local = ref_map(root, ORIGIN_TAGS), ref_map(root, "refs/tags")
+    missing = "".join(f"create refs/tags/{name} {oid}\n" for name, oid in origin.items() if name not in local)
+    if missing:
+        proc = subprocess.run(["git", "update-ref", "--stdin"], cwd=root, input=missing, text=True,
+                              capture_output=True, check=False)
+        if proc.returncode != 0:
+            raise DregError(f"cannot adopt origin's tags: {git_message(proc)}", "see `git tag` in the registry")
+    return origin
+
+
+def sync_with_origin(dataset: str, root: Path) -> None:
+    """`--push` only: decide against origin. Local release tags of `dataset` that origin lacks (a publish killed
+    before its git push) are dropped when they hold exactly the workspace's release, which is then published;
+    a stranded tag holding other data is refused (never lost, never pushed blindly)."""
+    fetch_origin(root, current_branch(root))
+    origin = adopt_origin_tags(root)
+    local = ref_map(root, "refs/tags")
+    stranded = [t for t in local_tags(dataset, root) if origin.get(t) != local[t]]
+    if not stranded:
+        return
+    workspace = release_fingerprint(_read(root / layout.dvc_lock(dataset)), _read(root / layout.metadata_json(dataset)),
+                                    dataset)
+    for tag in stranded:
+        if tag_fingerprint(tag, dataset, root) != workspace:
+            raise DregError(f"{tag} exists here but not on {get_settings().git_remote}, with other data than the "
+                            "workspace", f"push it (`git push {get_settings().git_remote} {tag}`) or delete it, then retry")
+        git("tag", "-d", tag, cwd=root)
+        if tag in origin:
+            git("update-ref", f"refs/tags/{tag}", origin[tag], cwd=root)
+        console.print(f"{dataset}: {tag} was tagged here but never reached origin; publishing it now", soft_wrap=True)
+
+
+def tag_fingerprint(tag: str, dataset: str, root: Path) -> tuple:
+    """The release fingerprint recorded by `tag`."""
+    return release_fingerprint(show_file(tag, layout.dvc_lock(dataset), root),
+                               show_file(tag, layout.metadata_json(dataset), root), dataset)
 
 
 def rebase_onto_origin(root: Path, branch: str) -> None:
@@ -140,8 +220,18 @@ def rebase_onto_origin(root: Path, branch: str) -> None:
                check=False)
     if proc.returncode != 0:
         git("rebase", "--abort", cwd=root, check=False)
-        raise DregError(f"cannot rebase onto {remote}/{branch}: {proc.stderr.strip().splitlines()[-1:]}",
+        raise DregError(f"cannot rebase onto {remote}/{branch}: {git_message(proc)}",
                         "resolve the conflict by hand, then run `dreg publish` again")
+
+
+def check_rebased(dataset: str, root: Path) -> None:
+    """After a rebase the lock must still match its inputs: refuse when upstream changed the dataset's params,
+    code or dependencies (nothing is tagged; the data stays in the DVC remote)."""
+    drift = lock_drift(open_repo(root), dataset)
+    if drift:
+        raise DregError(f"{get_settings().git_remote} changed the params, code or dependencies of {dataset} during "
+                        f"this run ({', '.join(drift)}): nothing tagged",
+                        f"run `dreg run {dataset} --push` again to release with the new inputs")
 
 
 def release_message(dataset: str, version: Version) -> str:
@@ -161,18 +251,26 @@ def push_release(dataset: str, version: Version, bump: Bump, root: Path) -> Vers
     """Push commit and tag atomically; on rejection rebase, recompute the version and retry."""
     remote, branch = get_settings().git_remote, current_branch(root)
     for _ in range(PUSH_ATTEMPTS):
-        proc = git("push", "-q", "--atomic", remote, f"HEAD:refs/heads/{branch}", f"refs/tags/{version.tag}",
+        proc = git("push", "-q", "--atomic", "--", remote, f"HEAD:refs/heads/{branch}", f"refs/tags/{version.tag}",
                    cwd=root, check=False)
         if proc.returncode == 0:
+            fault_point("git-pushed")
             return version
-        if not any(word in proc.stderr for word in REJECTED):
+        if not any(word in proc.stderr for word in LOST_RACE):
             rollback(root, dataset, version)
-            raise DregError(f"git push to {remote} failed: {proc.stderr.strip().splitlines()[-1]}",
-                            "check the git remote and credentials, then run `dreg publish --push` again")
+            raise DregError(f"git push to {remote} was refused: {git_message(proc)}",
+                            "nothing was published; fix the cause above, then run `dreg publish --push` again")
         console.print(f"[yellow]{remote} moved on (another release landed); rebasing and retrying[/yellow]")
         git("tag", "-d", version.tag, cwd=root)
         fetch_origin(root, branch)
+        adopt_origin_tags(root)
         rebase_onto_origin(root, branch)
+        fault_point("rebased")
+        try:
+            check_rebased(dataset, root)
+        except DregError:
+            rollback(root, dataset, version)
+            raise
         latest = latest_version(dataset, root)
         if not changed_since(latest, dataset, root):
             console.print(f"{dataset}: {latest.tag if latest else '?'} already has these outputs; nothing to publish")
@@ -200,13 +298,20 @@ def release(
     remote = get_settings().dvc_remote
     with console.status(f"pushing {dataset} data to DVC remote '{remote}'"):
         sent = push_outputs(repo, targets)
+        fault_point("data-pushed")
         missing = missing_in_remote(repo, targets)
+        if missing:
+            sent += upload_objects(repo, missing)
+            missing = missing_in_remote(repo, targets)
     if missing:
         raise DregError(f"remote '{remote}' lacks {len(missing)} object(s) of this release (e.g. {missing[0]})",
                         f"the push was incomplete; run `{again}` again — no tag was created")
+    from steps.registry.card import write_card  # only a release writes a card: a no-op run never imports it
+
     version = next_version(dataset, bump, automated, root)
     write_card(dataset, root)
     commit = commit_and_tag(dataset, version, root)
+    fault_point("tagged")
     console.print(f"{dataset}: pushed {sent} file(s); tagged [bold]{version.tag}[/bold] at {commit[:10]}", soft_wrap=True)
     if not push:
         return Release(version, commit, pushed=False)
@@ -225,7 +330,7 @@ def publish_release(
     """Publish what is reproduced as a new version; None when nothing changed since the latest release."""
     root = Path(root).resolve()
     if push:
-        fetch_origin(root, current_branch(root))
+        sync_with_origin(dataset, root)
     if (root / layout.dvc_lock(dataset)).exists() and already_released(dataset, root):
         return None
     repo = repo or open_repo(root)

@@ -14,7 +14,8 @@ from steps.git import git
 Bump = Literal["patch", "minor", "major"]
 FIRST = (1, 0, 0)
 AUTOMATED_SUFFIX = "-automated"
-DATASET_NAME = r"[a-z0-9][a-z0-9-]*"
+DATASET_NAME = r"[a-z0-9][a-z0-9-]{0,63}"
+DATASET_RE = re.compile(rf"^{DATASET_NAME}$")
 TAG = re.compile(rf"^(?P<dataset>{DATASET_NAME})-v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)"
                  rf"(?P<automated>{AUTOMATED_SUFFIX})?$")
 
@@ -61,9 +62,17 @@ def versions_in(tags: Iterable[str], dataset: str) -> list[Version]:
     return sorted((v for t in tags if (v := parse_tag(t, dataset))), reverse=True)
 
 
+def check_dataset(dataset: str) -> str:
+    """`dataset` if it is a valid dataset name (lower-case letters, digits, dashes; at most 64 characters)."""
+    if not DATASET_RE.match(dataset):
+        shown = dataset[:40] + ("…" if len(dataset) > 40 else "")
+        raise DregError(f"invalid dataset name {shown!r}", "use lower-case letters, digits and dashes (at most 64)")
+    return dataset
+
+
 def local_tags(dataset: str, root: Path | str = ".") -> list[str]:
     """Release-looking tags of `dataset` in the repository at `root`."""
-    return git("tag", "--list", f"{dataset}-v*", cwd=root).stdout.split()
+    return git("tag", "--list", "--", f"{check_dataset(dataset)}-v*", cwd=root).stdout.split()
 
 
 def list_versions(dataset: str, root: Path | str = ".") -> list[Version]:
@@ -104,6 +113,7 @@ def resolve_version(dataset: str, version: str | None, root: Path | str = ".") -
 def resolve_ref(ref: str, root: Path | str = ".") -> Version:
     """`DATASET@VERSION` (or `DATASET` for the latest) → the published Version."""
     dataset, _, version = ref.partition("@")
-    if not dataset:
-        raise DregError(f"bad reference '{ref}'", "write DATASET@VERSION, e.g. emotion@1.0.0")
+    if not DATASET_RE.match(dataset) or not re.fullmatch(r"[A-Za-z0-9.+-]{0,80}", version) or version.startswith("-"):
+        shown = ref[:40] + ("…" if len(ref) > 40 else "")
+        raise DregError(f"bad reference {shown!r}", "write DATASET@VERSION, e.g. emotion@1.0.0")
     return resolve_version(dataset, version or None, root)

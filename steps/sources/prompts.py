@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +25,6 @@ PROMPTS_DIR = layout.PROMPTS
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 USERINFO = re.compile(r"//[^/@]*@")
-HEALTH_TIMEOUT_S = 5
 
 
 
@@ -104,12 +104,24 @@ def check_reachable(uri: str) -> None:
     import requests  # only HTTP tracking servers need it; keeps `dreg` start-up light
 
     try:
-        requests.get(f"{uri.rstrip('/')}/health", timeout=HEALTH_TIMEOUT_S)
+        status = requests.get(f"{uri.rstrip('/')}/health", timeout=get_settings().mlflow_timeout_s).status_code
     except requests.RequestException as exc:
+        status, failure = None, type(exc).__name__
+    else:
+        failure = f"it answered HTTP {status}"
+    if status is None or status >= 500:
         raise DregError(
-            f"cannot reach the MLflow tracking server at {redact(uri)} ({type(exc).__name__})",
+            f"cannot use the MLflow tracking server at {redact(uri)} ({failure})",
             "start it or fix MLFLOW_TRACKING_URI (unset it to use the embedded SQLite store); nothing was published",
-        ) from None
+        )
+
+
+def bound_mlflow_retries() -> None:
+    """MLflow's own HTTP retries (minutes by default) bounded by DREG_MLFLOW_TIMEOUT, unless set explicitly."""
+    timeout = get_settings().mlflow_timeout_s
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, int(timeout))))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 
 
 def client(uri: str | None = None):
@@ -121,6 +133,7 @@ def client(uri: str | None = None):
         logging.getLogger(name).setLevel(logging.WARNING)
     uri = uri or tracking_uri()
     check_reachable(uri)
+    bound_mlflow_retries()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)

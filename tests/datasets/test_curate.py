@@ -26,7 +26,7 @@ def status(root) -> str:
 def test_add_releases_questions_that_consumers_read_by_tag(registry, dreg, tmp_path):
     csv_file = tmp_path / "questions.csv"
     csv_file.write_text(GOOD)
-    result = dreg("add", DATASET, str(csv_file), "--push")
+    result = dreg("add", DATASET, str(csv_file), "--push", "--new")
     assert result.returncode == 0, result.stderr
     tag = f"{DATASET}-v1.0.0"
     assert tags(registry.origin) == [tag]
@@ -59,11 +59,13 @@ def test_add_releases_questions_that_consumers_read_by_tag(registry, dreg, tmp_p
     ("question,expected_answer,key_concepts\n", "no rows below the header"),
     ("question,expected_answer,key_concepts\nq1,a1,k1\nq2,,k2\n", "row 3 has empty expected_answer"),
     ("", "header is empty"),
-], ids=["wrong-header", "no-rows", "empty-field", "empty-file"])
+    ("question,expected_answer,key_concepts\nq1,a1,k1\nq2,a2,k2,x,y\n", "row 3 has 5 fields, the header has 3"),
+    ("question,expected_answer,key_concepts\nq1,a\x001,k1\n", "row 2 contains a NUL byte"),
+], ids=["wrong-header", "no-rows", "empty-field", "empty-file", "extra-fields", "nul-byte"])
 def test_bad_questions_csv_is_refused_before_anything_changes(registry, dreg, tmp_path, content, message):
     csv_file = tmp_path / "questions.csv"
     csv_file.write_text(content)
-    result = dreg("add", DATASET, str(csv_file), "--push")
+    result = dreg("add", DATASET, str(csv_file), "--push", "--new")
     assert result.returncode == 1
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert tags(registry.root) == [] and status(registry.root) == ""
@@ -75,3 +77,20 @@ def test_add_refuses_a_pipeline_dataset(registry, dreg, tmp_path):
     csv_file.write_text(GOOD)
     result = dreg("add", "emotion", str(csv_file))
     assert result.returncode == 1 and "emotion is produced by a pipeline" in result.stderr
+
+
+def test_add_of_an_unknown_dataset_needs_new(registry, dreg, tmp_path):
+    """A typo must not become a new dataset with a permanent tag."""
+    csv_file = tmp_path / "questions.csv"
+    csv_file.write_text(GOOD)
+    result = dreg("add", DATASET, str(csv_file))
+    assert result.returncode == 1 and f"no curated dataset '{DATASET}' yet" in result.stderr and "--new" in result.stderr
+    assert tags(registry.root) == [] and status(registry.root) == ""
+
+
+def test_add_rejects_a_huge_dataset_name_in_one_line(registry, dreg, tmp_path):
+    csv_file = tmp_path / "questions.csv"
+    csv_file.write_text(GOOD)
+    result = dreg("add", "a" * 5000, str(csv_file), "--new")
+    assert result.returncode == 1 and "invalid dataset name" in result.stderr
+    assert len(result.stderr) < 400 and "unexpected" not in result.stderr

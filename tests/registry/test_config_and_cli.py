@@ -96,3 +96,16 @@ def test_metadata_lineage_records_image_and_workflow_when_set(registry, dreg):
                                      cwd=registry.root, capture_output=True, text=True, check=True).stdout)
     assert meta["lineage"]["docker_image_tag"] == "registry:abc123"
     assert meta["lineage"]["argo_workflow_uid"] == "uid-42"
+
+
+def test_git_errors_show_the_meaningful_lines():
+    """A failed git command reports the server's and git's own lines, not just the last one."""
+    import subprocess
+
+    from steps.git import git_message
+
+    proc = subprocess.CompletedProcess([], 1, "", "remote: frozen until Monday\nTo /x\n ! [remote rejected] main -> "
+                                       "main (pre-receive hook declined)\nerror: failed to push some refs to '/x'\n")
+    text = git_message(proc)
+    assert "remote: frozen until Monday" in text and "pre-receive hook declined" in text and "To /x" not in text
+    assert len(git_message(subprocess.CompletedProcess([], 1, "", "fatal: " + "x" * 5000))) < 450

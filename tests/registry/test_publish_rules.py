@@ -102,10 +102,10 @@ def test_unreachable_source_fails_clearly(registry, dreg):
 
 
 def test_bad_params_rejected_before_anything_runs(registry, dreg):
-    update_params(registry.root, "fashion-mnist", {"process": {"val_fraction": 1.5}})
+    update_params(registry.root, "fashion-mnist", {"process": {"sample_fraction": 1.5}})
     result = dreg("run", "fashion-mnist")
     assert result.returncode == 1
-    assert "process.val_fraction" in result.stderr and "1.5" in result.stderr
+    assert "process.sample_fraction" in result.stderr and "1.5" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (registry.root / "data/fashion-mnist/raw").exists()
     assert tags(registry.root) == []
