@@ -12,7 +12,6 @@ import typer
 
 from steps.config import get_settings
 from steps.registry.dvc import open_repo
-from steps.registry.handoff import export_stage, import_stage, run_remote
 
 handoff_app = typer.Typer(
     help="Move a stage's lock entry and outputs between the Ray pods and the workflow workspace.",
@@ -36,6 +35,8 @@ def export_command(
     remote: Remote = None,
 ) -> None:
     """Push a finished stage's outputs and lock entry to the DVC remote under KEY."""
+    from steps.registry.handoff import export_stage
+
     with open_repo(Path.cwd()) as repo:
         bundle = export_stage(repo, dataset, stage, key, _remote(remote))
     typer.echo(f"exported {dataset}:{stage} at {bundle['commit'][:12]} under {key}")
@@ -49,6 +50,8 @@ def import_command(
     remote: Remote = None,
 ) -> None:
     """Merge an exported stage into this checkout: lock entry, uncached files, pulled outputs."""
+    from steps.registry.handoff import import_stage
+
     bundle = import_stage(Path.cwd(), dataset, stage, key, _remote(remote), open_repo)
     typer.echo(f"imported {dataset}:{stage} ({len(bundle['lock'].get('outs', []))} outputs) from {key}")
 
@@ -63,4 +66,6 @@ def run_command(
     force: Annotated[bool, typer.Option("--force/--no-force", help="re-run the stage even if cached")] = False,
 ) -> None:
     """Ray head entrypoint: clone at REV, run the stage, export it under KEY."""
+    from steps.registry.handoff import run_remote
+
     run_remote(dataset, stage, rev, key, force, repo_url)

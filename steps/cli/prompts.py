@@ -7,8 +7,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from steps.sources.prompts import prompt_files, read_prompt_file, redact, register, set_alias, tracking_uri
-
 console = Console(highlight=False)
 prompts_app = typer.Typer(help="Versioned prompt templates in the MLflow Prompt Registry.", no_args_is_help=True)
 
@@ -19,6 +17,8 @@ def register_command(
     alias: Annotated[str | None, typer.Option("--alias", help="Also point this alias at the version.")] = None,
 ) -> None:
     """Register prompts/<name>.yaml in MLflow; a new version only when the text changed."""
+    from steps.sources.prompts import prompt_files, read_prompt_file, redact, register, tracking_uri
+
     uri = tracking_uri()
     for path in prompt_files(names):
         prompt = read_prompt_file(path)
@@ -31,5 +31,7 @@ def register_command(
 @prompts_app.command("alias")
 def alias_command(name: str, alias: str, version: int) -> None:
     """Point ALIAS of prompt NAME at VERSION."""
+    from steps.sources.prompts import set_alias
+
     set_alias(name, alias, version)
     console.print(f"{name}@{alias} -> version {version}")

@@ -15,8 +15,8 @@ from steps.errors import DregError
 from steps.kit.metadata import build_lineage, write_metadata
 
 METADATA_FIELDS = ["source_repo", "source_file", "source_url", "chunk_index", "section_h1", "section_h2",
-                   "section_h3", "dvc_data_version", "embedding_model", "content_sha256", "docker_image",
-                   "argo_workflow_uid"]
+                   "section_h3", "dvc_data_version", "embedding_model", "embedding_precision", "content_sha256",
+                   "docker_image", "argo_workflow_uid"]
 
 
 def hnsw_recall(conn, table: str, queries: int, k: int, ef_search: int) -> dict[str, Any]:
@@ -91,6 +91,8 @@ def run_analyze(dataset: str, params: EmbeddingsParams, root: Path) -> Path:
     run = info.state.get("run", {})
     lineage = build_lineage(sources, params.model_dump(mode="json"), upstream={source["dataset"]: source["tag"]},
                             run={k: run.get(k) for k in ("embedded", "reused", "inserted", "updated", "deleted",
-                                                         "finished_at")})
+                                                         "write_path", "finished_at")},
+                            embedding={"model": report["model"]["name"],
+                                       "precision": report["model"].get("precision", "fp32")})
     return write_metadata(dataset, schema=schema, splits={"chunks": {"num_samples": len(ids)}}, metrics=metrics,
                           lineage=lineage, root=root)

@@ -75,7 +75,7 @@ def length_stats(lengths: list[int]) -> dict[str, float | int]:
 
 
 def build_report(params: EmbedParams, manifest: list[dict[str, Any]], tally: Tally, dim: int,
-                 source_kind: str) -> dict[str, Any]:
+                 source_kind: str, precision: str) -> dict[str, Any]:
     """The embed stage's output: deterministic for given inputs (no timings, no run counts)."""
     from steps.embeddings.store import OPCLASS, set_digest
 
@@ -83,7 +83,7 @@ def build_report(params: EmbedParams, manifest: list[dict[str, Any]], tally: Tal
               "chunks": tally.chunks.get(e["file"], 0), "dropped": tally.doc_drops.get(e["file"])} for e in manifest]
     return {
         "source": {"dataset": params.source_dataset, "tag": params.source_version, "kind": source_kind},
-        "model": {"name": params.model, "dim": dim},
+        "model": {"name": params.model, "dim": dim, "precision": precision},
         "table": params.table,
         "index": {"method": "hnsw", "opclass": OPCLASS, "m": params.hnsw_m,
                   "ef_construction": params.hnsw_ef_construction},
@@ -135,10 +135,10 @@ def run_embed(dataset: str, params: EmbedParams, root: Path, source_repo: str | 
 
     Source tags are read from `source_repo`, else `DREG_REGISTRY_URL`, else the registry at `root`."""
     from steps.embeddings.db import connect, pg_target
-    from steps.embeddings.model import model_dimension, resolve_model
-    from steps.embeddings.pipeline import build_dataset
+    from steps.embeddings.model import model_dimension, resolve_model, resolve_precision
+    from steps.embeddings.pipeline import build_dataset, embed_placement
     from steps.embeddings.ray_runtime import ray_session
-    from steps.embeddings.store import StagingWriter, describe, known_hashes, merge
+    from steps.embeddings.store import StagingWriter, VectorTable, describe, known_hashes, merge
 
     started = time.monotonic()
     settings = get_settings()
@@ -156,25 +156,29 @@ def run_embed(dataset: str, params: EmbedParams, root: Path, source_repo: str | 
                 raise DregError(f"table {params.table} holds {info.dim}-dimensional vectors; {params.model} makes "
                                 f"{dim}", "write this model's vectors to another `table` (the old one is left as is)")
             writer, tally = StagingWriter(conn, dim), Tally()
-            base = {"dvc_data_version": params.source_version, "embedding_model": params.model,
-                    "docker_image": settings.docker_image_tag, "argo_workflow_uid": settings.argo_workflow_uid}
             cfg = ChunkConfig(params.chunk_size, params.chunk_overlap, params.min_chunk_chars, params.max_noise_ratio)
             with ray_session():
+                precision = resolve_precision(params.precision, embed_placement(params.concurrency)["device"])
+                base = {"dvc_data_version": params.source_version, "embedding_model": params.model,
+                        "embedding_precision": precision, "docker_image": settings.docker_image_tag,
+                        "argo_workflow_uid": settings.argo_workflow_uid}
                 ds = build_dataset(manifest, ref, cfg, base, model_path, dim,
-                                   known_hashes(conn, params.table, params.model), params.batch_size,
+                                   known_hashes(conn, params.table, params.model, precision), params.batch_size,
                                    params.concurrency)
                 for batch in ds.iter_batches(batch_size=WRITE_BATCH, batch_format="numpy"):
                     writer.write(tally.add(batch))
             run = {"embedded": tally.embedded, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                    "docker_image": settings.docker_image_tag, "argo_workflow_uid": settings.argo_workflow_uid}
-            result = merge(conn, params.table, dim, params.model, params.hnsw_m, params.hnsw_ef_construction,
-                           {"dataset": dataset, "source": params.source_version, "run": run})
+            spec = VectorTable(params.table, dim, params.model, precision, params.hnsw_m, params.hnsw_ef_construction,
+                               params.build_memory_mb)
+            result = merge(conn, spec, {"dataset": dataset, "source": params.source_version, "run": run})
     finally:
         conn.close()
-    report = build_report(params, manifest, tally, dim, source_kind(ref))
+    report = build_report(params, manifest, tally, dim, source_kind(ref), precision)
     write_json(report_path(dataset, root), report)
     console.print(
         f"{params.table}: {result.rows} rows from {ref.tag} ({target.where}); embedded {tally.embedded}, "
-        f"reused {result.reused}; inserted {result.inserted}, updated {result.updated}, deleted {result.deleted}; "
+        f"reused {result.reused} ({precision}); {result.path} write: inserted {result.inserted}, updated "
+        f"{result.updated}, deleted {result.deleted}; "
         f"{time.monotonic() - started:.1f}s")
     return report

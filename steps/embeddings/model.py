@@ -1,4 +1,5 @@
-"""Model resolution: local folder, Hugging Face cache, the hub, or the weights a package ships; else an error."""
+"""Model resolution (local folder, Hugging Face cache, the hub, or the weights a package ships; else an error),
+the precision the hardware runs fastest without losing retrieval quality, and loading at that precision."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from steps.config import get_settings
-from steps.embeddings.spec import DEFAULT_MODEL
+from steps.embeddings.spec import DEFAULT_MODEL, PRECISIONS
 from steps.errors import DregError
 
 
@@ -70,14 +71,59 @@ def resolve_model(name: str) -> str:
     )
 
 
-def load_model(path: str, device: str = "cpu") -> Any:
-    """A SentenceTransformer from a resolved path (offline when it is a local folder)."""
+CPU_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (`/proc/cpuinfo`); empty where there is no such file."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    return frozenset(f for line in text.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split())
+
+
+@lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX-512 bf16 or AMX), read from the hardware, not guessed."""
+    if cpu_flags() & CPU_BF16_FLAGS:
+        return True
+    import torch
+
+    probes = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(probe is not None and bool(probe()) for probe in probes)
+
+
+def resolve_precision(requested: str | None, device: str) -> str:
+    """The precision to embed with: `requested`, else fp16 on CUDA, bf16 on a bf16-capable CPU, fp32 otherwise."""
+    if requested == "fp16" and device != "cuda":
+        raise DregError("precision fp16 needs a CUDA GPU; this run embeds on the CPU",
+                        "set `precision` to bf16 or fp32 in params.yaml, or leave it unset")
+    if requested is not None:
+        return requested
+    if device == "cuda":
+        return "fp16"
+    return "bf16" if cpu_has_bf16() else "fp32"
+
+
+def torch_dtype(precision: str) -> Any:
+    """The torch dtype of a precision name."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise DregError(f"unknown precision {precision!r}", f"use one of {', '.join(PRECISIONS)}")
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def load_model(path: str, device: str = "cpu", precision: str = "fp32") -> Any:
+    """A SentenceTransformer from a resolved path (offline when it is a local folder), weights in `precision`."""
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    kwargs = {} if precision == "fp32" else {"model_kwargs": {"torch_dtype": torch_dtype(precision)}}
     try:
-        return SentenceTransformer(path, device=device, local_files_only=Path(path).is_dir())
+        return SentenceTransformer(path, device=device, local_files_only=Path(path).is_dir(), **kwargs)
     except Exception as exc:  # noqa: BLE001  (corrupt or incompatible weights)
         raise DregError(f"cannot load model from {path}: {str(exc).splitlines()[0]}",
                         "check `model` in params.yaml") from None

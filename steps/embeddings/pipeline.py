@@ -20,9 +20,15 @@ LENGTH_WINDOW = 4
 OUTPUT_COLUMNS = ("file", "drop_reason", "document", "id", "content", "content_sha256", "metadata", "length")
 
 
-def row_id(model: str, source_file: str, content_sha256: str) -> str:
-    """Deterministic row id: uuid5 of model, source file and content hash."""
-    return str(uuid.uuid5(ID_NAMESPACE, f"{model}\n{source_file}\n{content_sha256}"))
+def model_identity(model: str, precision: str) -> str:
+    """What a vector depends on besides its text: the model, and its precision unless fp32 (the ids of fp32 tables
+    stay as they were before precisions existed)."""
+    return model if precision == "fp32" else f"{model}@{precision}"
+
+
+def row_id(identity: str, source_file: str, content_sha256: str) -> str:
+    """Deterministic row id: uuid5 of model identity (`model_identity`), source file and content hash."""
+    return str(uuid.uuid5(ID_NAMESPACE, f"{identity}\n{source_file}\n{content_sha256}"))
 
 
 def read_batch(batch: dict[str, np.ndarray], *, repo: str, dataset: str, tag: str) -> dict[str, np.ndarray]:
@@ -50,9 +56,10 @@ def document_rows(entry: dict[str, Any], data: bytes | None, cfg: ChunkConfig, b
             rows.append(_row(file, piece.drop_reason, length=len(piece.content)))
             continue
         digest = piece.sha256
+        identity = model_identity(base["embedding_model"], base["embedding_precision"])
         meta = {**base, "source_repo": entry["repo"], "source_file": file, "source_url": entry.get("url"),
                 "chunk_index": index, **piece.sections, "content_sha256": digest}
-        rows.append(_row(file, "", id=row_id(base["embedding_model"], file, digest), content=piece.content,
+        rows.append(_row(file, "", id=row_id(identity, file, digest), content=piece.content,
                          content_sha256=digest, metadata=json.dumps(meta, sort_keys=True), length=len(piece.content)))
         index += 1
     return rows if index else [*rows, _row(file, "no_usable_chunks", document=True)]
@@ -80,12 +87,13 @@ def chunk_batch(batch: dict[str, np.ndarray], *, cfg: dict[str, Any], base: dict
 
 
 class Embedder:
-    """Actor UDF: embeds the batch's chunks whose hash has no vector yet; loads the model on first need."""
+    """Actor UDF: embeds the batch's chunks whose hash has no vector yet, at `precision`; loads the model on first
+    need. Vectors leave as float32 whatever the precision of the weights."""
 
     def __init__(self, model_path: str, dim: int, known: frozenset[str], device: str, threads: int,
-                 batch_size: int) -> None:
+                 batch_size: int, precision: str = "fp32") -> None:
         self.model_path, self.dim, self.known, self.device, self.threads = model_path, dim, known, device, threads
-        self.batch_size = batch_size
+        self.batch_size, self.precision = batch_size, precision
         self.model = None
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -96,8 +104,9 @@ class Embedder:
 
             if self.device == "cpu":
                 torch.set_num_threads(self.threads)
-            self.model = load_model(self.model_path, self.device)
-        return self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
+            self.model = load_model(self.model_path, self.device, self.precision)
+        vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = len(batch["id"])
@@ -120,7 +129,8 @@ def embed_placement(concurrency: int) -> dict[str, Any]:
     return {"device": "cpu", "num_gpus": 0, "threads": max(1, cpus // concurrency)}
 
 
-def embed_stage(ds, model_path: str, dim: int, known: frozenset[str], batch_size: int, concurrency: int):
+def embed_stage(ds, model_path: str, dim: int, known: frozenset[str], batch_size: int, concurrency: int,
+                precision: str = "fp32"):
     """`ds` (rows with id, drop_reason, content, content_sha256) through an actor pool of Embedders.
 
     Each actor call gets LENGTH_WINDOW model batches, which sentence-transformers sorts by length: less padding."""
@@ -131,13 +141,14 @@ def embed_stage(ds, model_path: str, dim: int, known: frozenset[str], batch_size
         Embedder, batch_size=batch_size * LENGTH_WINDOW, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=concurrency), num_gpus=place["num_gpus"], num_cpus=1,
         fn_constructor_kwargs={"model_path": model_path, "dim": dim, "known": known, "device": place["device"],
-                               "threads": place["threads"], "batch_size": batch_size},
+                               "threads": place["threads"], "batch_size": batch_size, "precision": precision},
     )
 
 
 def build_dataset(manifest: list[dict[str, Any]], ref: SourceRef, cfg: ChunkConfig, base: dict[str, Any],
                   model_path: str, dim: int, known: frozenset[str], batch_size: int, concurrency: int):
-    """The lazy Ray Dataset of output rows plus `embedding` (float32, dim) and `embedded` (bool)."""
+    """The lazy Ray Dataset of output rows plus `embedding` (float32, dim) and `embedded` (bool), embedded at
+    `base["embedding_precision"]`."""
     import ray.data
 
     items = [{"file": e["file"], "repo": e["repo"], "url": e.get("url"), "sha256": e.get("sha256")} for e in manifest]
@@ -146,4 +157,4 @@ def build_dataset(manifest: list[dict[str, Any]], ref: SourceRef, cfg: ChunkConf
                         fn_kwargs={"repo": ref.repo, "dataset": ref.dataset, "tag": ref.tag})
     ds = ds.map_batches(chunk_batch, batch_size=READ_BATCH, batch_format="numpy",
                         fn_kwargs={"cfg": asdict(cfg), "base": base})
-    return embed_stage(ds, model_path, dim, known, batch_size, concurrency)
+    return embed_stage(ds, model_path, dim, known, batch_size, concurrency, base["embedding_precision"])

@@ -11,6 +11,7 @@ from steps.kit.params import Params
 from steps.registry.versions import parse_tag
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+PRECISIONS = ("fp32", "bf16", "fp16")
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -23,11 +24,14 @@ def check_table_name(name: str) -> str:
 
 
 class EmbedParams(Params):
-    """What to embed (source tag, model, chunking) and where (table, HNSW index)."""
+    """What to embed (source tag, model and its precision, chunking) and where (table, HNSW index).
+
+    `precision` unset: bf16 where the CPU has AVX-512 bf16 or AMX, fp16 on CUDA, fp32 otherwise."""
 
     source_dataset: str = "opencloudhub-readmes-download"
     source_version: str
     model: str = DEFAULT_MODEL
+    precision: str | None = None
     chunk_size: int = Field(1000, ge=64, le=20000)
     chunk_overlap: int = Field(150, ge=0)
     min_chunk_chars: int = Field(40, ge=1)
@@ -37,6 +41,7 @@ class EmbedParams(Params):
     table: str = "readme_embeddings"
     hnsw_m: int = Field(16, ge=2, le=100)
     hnsw_ef_construction: int = Field(64, ge=4, le=1000)
+    build_memory_mb: int = Field(512, ge=64, le=65536)
 
     @field_validator("table")
     @classmethod
@@ -50,6 +55,13 @@ class EmbedParams(Params):
     def _model(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must name a sentence-transformers model or a local folder")
+        return value
+
+    @field_validator("precision")
+    @classmethod
+    def _precision(cls, value: str | None) -> str | None:
+        if value is not None and value not in PRECISIONS:
+            raise ValueError(f"must be one of {', '.join(PRECISIONS)} (or unset: chosen for the hardware)")
         return value
 
     @model_validator(mode="after")

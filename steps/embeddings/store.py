@@ -1,9 +1,15 @@
-"""The vector table: contract checks, staged writes, and the one-transaction replace of the whole set."""
+"""The vector table: contract checks, staged writes, and the one-transaction replace of the whole set.
+
+Two ways to the new set, both one transaction (readers see all old or all new rows): a full replace loads a fresh
+table from the stage, builds its HNSW index after the load (pgvector's advice) and swaps it in for the live one; an
+incremental change merges the stage into the live table. The full replace is taken when there is no table yet, the
+index params change, or most staged rows are new (a new model or precision gives every row a new id)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +24,7 @@ OPCLASS = "vector_cosine_ops"
 CONTRACT = {"id": "uuid", "content": "text", "embedding": "vector", "metadata": "jsonb"}
 LOCK_TIMEOUT = "10min"
 FILLFACTOR = 50  # room on each page, so that metadata-only updates (a new source tag) stay HOT: no HNSW re-inserts
+FULL_REPLACE_SHARE = 0.5  # above this share of new rows, loading a fresh table beats inserting into the live index
 
 
 @dataclass(frozen=True)
@@ -30,14 +37,29 @@ class TableInfo:
 
 
 @dataclass(frozen=True)
+class VectorTable:
+    """What the replace writes: table, vector dimension, model identity, HNSW params, index build memory."""
+
+    table: str
+    dim: int
+    model: str
+    precision: str = "fp32"
+    m: int = 16
+    ef_construction: int = 64
+    build_memory_mb: int = 512
+
+
+@dataclass(frozen=True)
 class MergeResult:
-    """Counts of one replace: rows now in the table, and what changed to get there."""
+    """Counts of one replace: rows now in the table, what changed to get there, and how (`full` or `incremental`)."""
 
     rows: int
     inserted: int
     updated: int
     deleted: int
     reused: int
+    path: str = "incremental"
+    index_build_s: float = 0.0
 
 
 def ident(table: str) -> sql.Identifier:
@@ -45,10 +67,17 @@ def ident(table: str) -> sql.Identifier:
     return sql.Identifier(check_table_name(table))
 
 
+def derived_name(table: str, suffix: str) -> str:
+    """`<table>_<suffix>`, shortened with a hash when PostgreSQL's 63-character limit would cut it."""
+    name = f"{table}_{suffix}"
+    if len(name) <= 63:
+        return name
+    return f"{table[:62 - len(suffix) - 9]}_{hashlib.sha1(table.encode()).hexdigest()[:8]}_{suffix}"
+
+
 def index_name(table: str) -> str:
-    """`<table>_hnsw`, shortened with a hash when PostgreSQL's 63-character limit would cut it."""
-    name = f"{table}_hnsw"
-    return name if len(name) <= 63 else f"{table[:48]}_{hashlib.sha1(table.encode()).hexdigest()[:8]}_hnsw"
+    """`<table>_hnsw` (see `derived_name`)."""
+    return derived_name(table, "hnsw")
 
 
 def describe(conn, table: str) -> TableInfo | None:
@@ -77,12 +106,17 @@ def describe(conn, table: str) -> TableInfo | None:
     return TableInfo(dim, index, state if isinstance(state, dict) else {})
 
 
-def known_hashes(conn, table: str, model: str) -> frozenset[str]:
-    """Content hashes that already have a vector from `model` in the table (nothing if there is no table)."""
+SAME_MODEL = sql.SQL("{l}.metadata->>'embedding_model' = %(model)s"
+                     " AND coalesce({l}.metadata->>'embedding_precision', 'fp32') = %(precision)s")  # older rows: fp32
+
+
+def known_hashes(conn, table: str, model: str, precision: str) -> frozenset[str]:
+    """Content hashes with a vector from `model` at `precision` in the table (nothing if there is no table)."""
     if describe(conn, table) is None:
         return frozenset()
-    query = sql.SQL("SELECT DISTINCT metadata->>'content_sha256' FROM {} WHERE metadata->>'embedding_model' = %s")
-    return frozenset(r[0] for r in conn.execute(query.format(ident(table)), [model]).fetchall() if r[0])
+    query = sql.SQL("SELECT DISTINCT metadata->>'content_sha256' FROM {t} l WHERE {same}").format(
+        t=ident(table), same=SAME_MODEL.format(l=sql.Identifier("l")))
+    return frozenset(r[0] for r in conn.execute(query, {"model": model, "precision": precision}).fetchall() if r[0])
 
 
 class StagingWriter:
@@ -110,56 +144,112 @@ class StagingWriter:
         return n
 
 
-def merge(conn, table: str, dim: int, model: str, m: int, ef_construction: int,
-          state: dict[str, Any]) -> MergeResult:
+def merge(conn, spec: VectorTable, state: dict[str, Any], full: bool | None = None) -> MergeResult:
     """Replace the table's set by the staged one in one transaction: readers see all old or all new rows.
 
-    A row id fixes model, file and content, so a kept row can only change its metadata (never its vector)."""
-    t, stage, idx = ident(table), sql.Identifier(STAGE), sql.Identifier(index_name(table))
+    `full` None: a full replace when `wants_full_replace` says so, else an incremental merge. A row id fixes model
+    identity, file and content, so a kept row can only change its metadata (never its vector)."""
     with conn.transaction():
         conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"dreg-embeddings:{table}"])
-        staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stage)).fetchone()[0]
-        info = describe(conn, table)
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"dreg-embeddings:{spec.table}"])
+        staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(STAGE))).fetchone()[0]
+        info = describe(conn, spec.table)
         if staged == 0:
-            raise DregError(f"the new set for {table} is empty", "every document was dropped; nothing was replaced")
-        if info is None:
-            conn.execute(sql.SQL("CREATE TABLE {} (id uuid PRIMARY KEY, content text NOT NULL,"
-                                 " embedding vector({}) NOT NULL, metadata jsonb NOT NULL) WITH (fillfactor = {})")
-                         .format(t, sql.Literal(dim), sql.Literal(FILLFACTOR)))
-        elif info.dim != dim:
-            raise DregError(f"table {table} holds {info.dim}-dimensional vectors; {model} makes {dim}",
+            raise DregError(f"the new set for {spec.table} is empty", "every document was dropped; nothing was replaced")
+        if info is not None and info.dim != spec.dim:
+            raise DregError(f"table {spec.table} holds {info.dim}-dimensional vectors; {spec.model} makes {spec.dim}",
                             "write this model's vectors to another `table` (the old one is left as it is)")
-        reused = conn.execute(sql.SQL(
-            "UPDATE {} s SET embedding = l.embedding FROM {} l WHERE s.embedding IS NULL"
-            " AND l.metadata->>'content_sha256' = s.content_sha256 AND l.metadata->>'embedding_model' = %s"
-        ).format(stage, t), [model]).rowcount
-        missing = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE embedding IS NULL").format(stage)).fetchone()[0]
-        if missing:
-            raise DregError(f"{missing} vector(s) to reuse vanished from {table} during the run",
-                            "another run replaced the set meanwhile; rerun the stage")
-        wanted = {"m": m, "ef_construction": ef_construction}
-        if info is not None and info.index not in (None, wanted):
-            conn.execute(sql.SQL("DROP INDEX {}").format(idx))
-        deleted = conn.execute(sql.SQL("DELETE FROM {} l WHERE NOT EXISTS (SELECT 1 FROM {} s WHERE s.id = l.id)")
-                               .format(t, stage)).rowcount
-        flags = conn.execute(sql.SQL(
-            "INSERT INTO {t} AS l (id, content, embedding, metadata)"
-            " SELECT id, content, embedding, metadata::jsonb FROM {s}"
-            " ON CONFLICT (id) DO UPDATE SET metadata = EXCLUDED.metadata"
-            " WHERE l.metadata IS DISTINCT FROM EXCLUDED.metadata"
-            " RETURNING (xmax = 0)").format(t=t, s=stage)).fetchall()
-        conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw (embedding {})"
-                             " WITH (m = {}, ef_construction = {})").format(
-            idx, t, sql.SQL(OPCLASS), sql.Literal(m), sql.Literal(ef_construction)))
-        rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)).fetchone()[0]
-        inserted = sum(1 for (new,) in flags if new)
-        result = MergeResult(rows, inserted, len(flags) - inserted, deleted, reused)
+        reused = reuse_vectors(conn, spec, info)
+        if full is None:
+            full = wants_full_replace(conn, spec, info, staged)
+        result = replace_table(conn, spec, info) if full else merge_rows(conn, spec)
+        result = MergeResult(result.rows, result.inserted, result.updated, result.deleted, reused, result.path,
+                             result.index_build_s)
         run = {**state.get("run", {}), "reused": reused, "inserted": result.inserted, "updated": result.updated,
-               "deleted": deleted}
-        conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(t, sql.Literal(json.dumps(
-            {**state, "model": model, "dim": dim, "rows": rows, "run": run}, sort_keys=True))))
+               "deleted": result.deleted, "write_path": result.path}
+        conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(ident(spec.table), sql.Literal(json.dumps(
+            {**state, "model": spec.model, "precision": spec.precision, "dim": spec.dim, "rows": result.rows,
+             "run": run}, sort_keys=True))))
     return result
+
+
+def reuse_vectors(conn, spec: VectorTable, info: TableInfo | None) -> int:
+    """Fill the staged rows without a vector from the live table's row of the same content and model identity."""
+    if info is not None:
+        reused = conn.execute(sql.SQL(
+            "UPDATE {s} s SET embedding = l.embedding FROM {t} l WHERE s.embedding IS NULL"
+            " AND l.metadata->>'content_sha256' = s.content_sha256 AND {same}").format(
+            s=sql.Identifier(STAGE), t=ident(spec.table), same=SAME_MODEL.format(l=sql.Identifier("l"))),
+            {"model": spec.model, "precision": spec.precision}).rowcount
+    else:
+        reused = 0
+    missing = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE embedding IS NULL").format(
+        sql.Identifier(STAGE))).fetchone()[0]
+    if missing:
+        raise DregError(f"{missing} vector(s) to reuse vanished from {spec.table} during the run",
+                        "another run replaced the set meanwhile; rerun the stage")
+    return reused
+
+
+def wants_full_replace(conn, spec: VectorTable, info: TableInfo | None, staged: int) -> bool:
+    """True when there is no table, its index params change, or more than FULL_REPLACE_SHARE of staged rows are new."""
+    if info is None or info.index != {"m": spec.m, "ef_construction": spec.ef_construction}:
+        return True
+    new = conn.execute(sql.SQL("SELECT count(*) FROM {s} s WHERE NOT EXISTS (SELECT 1 FROM {t} l WHERE l.id = s.id)")
+                       .format(s=sql.Identifier(STAGE), t=ident(spec.table))).fetchone()[0]
+    return new > FULL_REPLACE_SHARE * staged
+
+
+def build_index(conn, table: str, index: str, spec: VectorTable) -> float:
+    """CREATE the HNSW index on a loaded table with `build_memory_mb` of maintenance_work_mem; return seconds."""
+    conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(f"{spec.build_memory_mb}MB")))
+    start = time.perf_counter()
+    conn.execute(sql.SQL("CREATE INDEX {} ON {} USING hnsw (embedding {}) WITH (m = {}, ef_construction = {})").format(
+        sql.Identifier(index), sql.Identifier(table), sql.SQL(OPCLASS), sql.Literal(spec.m),
+        sql.Literal(spec.ef_construction)))
+    return time.perf_counter() - start
+
+
+def replace_table(conn, spec: VectorTable, info: TableInfo | None) -> MergeResult:
+    """Load a fresh table from the stage, index it, and swap it in for the live one (dropped) under its name."""
+    t, stage = ident(spec.table), sql.Identifier(STAGE)
+    fresh, fresh_pkey = derived_name(spec.table, "dreg_new"), derived_name(spec.table, "dreg_new_pkey")
+    conn.execute(sql.SQL("CREATE TABLE {} (id uuid CONSTRAINT {} PRIMARY KEY, content text NOT NULL, embedding vector({})"
+                         " NOT NULL, metadata jsonb NOT NULL) WITH (fillfactor = {})").format(
+        sql.Identifier(fresh), sql.Identifier(fresh_pkey), sql.Literal(spec.dim), sql.Literal(FILLFACTOR)))
+    rows = conn.execute(sql.SQL("INSERT INTO {} (id, content, embedding, metadata)"
+                                " SELECT id, content, embedding, metadata::jsonb FROM {}").format(
+        sql.Identifier(fresh), stage)).rowcount
+    seconds = build_index(conn, fresh, derived_name(spec.table, "dreg_new_hnsw"), spec)
+    inserted, updated, deleted = rows, 0, 0
+    if info is not None:
+        inserted, updated, deleted = conn.execute(sql.SQL(
+            "SELECT count(*) FILTER (WHERE l.id IS NULL), count(*) FILTER (WHERE l.metadata IS DISTINCT FROM n.metadata"
+            " AND l.id IS NOT NULL), (SELECT count(*) FROM {t}) - count(l.id) FROM {n} n LEFT JOIN {t} l USING (id)")
+            .format(t=t, n=sql.Identifier(fresh))).fetchone()
+        conn.execute(sql.SQL("DROP TABLE {}").format(t))
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(fresh), t))
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+        t, sql.Identifier(fresh_pkey), sql.Identifier(derived_name(spec.table, "pkey"))))
+    conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+        sql.Identifier(derived_name(spec.table, "dreg_new_hnsw")), sql.Identifier(index_name(spec.table))))
+    return MergeResult(rows, inserted, updated, deleted, 0, "full", seconds)
+
+
+def merge_rows(conn, spec: VectorTable) -> MergeResult:
+    """Merge the stage into the live table: delete rows gone, insert new ones, update changed metadata."""
+    t, stage = ident(spec.table), sql.Identifier(STAGE)
+    deleted = conn.execute(sql.SQL("DELETE FROM {} l WHERE NOT EXISTS (SELECT 1 FROM {} s WHERE s.id = l.id)")
+                           .format(t, stage)).rowcount
+    flags = conn.execute(sql.SQL(
+        "INSERT INTO {t} AS l (id, content, embedding, metadata)"
+        " SELECT id, content, embedding, metadata::jsonb FROM {s}"
+        " ON CONFLICT (id) DO UPDATE SET metadata = EXCLUDED.metadata"
+        " WHERE l.metadata IS DISTINCT FROM EXCLUDED.metadata"
+        " RETURNING (xmax = 0)").format(t=t, s=stage)).fetchall()
+    rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)).fetchone()[0]
+    inserted = sum(1 for (new,) in flags if new)
+    return MergeResult(rows, inserted, len(flags) - inserted, deleted, 0, "incremental")
 
 
 def table_ids(conn, table: str) -> list[str]:

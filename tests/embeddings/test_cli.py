@@ -11,7 +11,7 @@ import pytest
 
 from steps.dev.scaffold import update_params
 from tests.support.corpus import V1
-from tests.support.embeddings import DATASET, SOURCE, TEST_PARAMS, V1_TAG, expected_rows
+from tests.support.embeddings import DATASET, SOURCE, TEST_PARAMS, V1_TAG, auto_precision, expected_rows
 from tests.support.registry import cli_env, commit_all, run_dreg, tags
 
 pytestmark = pytest.mark.xdist_group("embeddings")  # one pgserver and one Ray per worker
@@ -42,7 +42,8 @@ def test_dreg_run_embeds_into_the_embedded_server_and_publishes(published):
     rows = len(expected_rows(V1))
     assert meta["metrics"]["table"] == {"rows": rows, "rows_equal_chunks_written": True}
     assert report["chunks"]["written"] == rows and meta["metrics"]["chunks"] == report["chunks"]
-    assert meta["metrics"]["model"] == {"name": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384}
+    assert meta["metrics"]["model"] == {"name": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384,
+                                        "precision": auto_precision()}
     assert meta["metrics"]["index"] == {"m": 16, "ef_construction": 64}
     recall = meta["metrics"]["hnsw_recall"]
     assert recall["index_used"] and recall["queries"] == min(rows, 50) and recall["recall"] >= 0.9

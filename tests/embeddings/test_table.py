@@ -8,18 +8,26 @@ import json
 import pytest
 from psycopg import sql
 
-from steps.embeddings.pipeline import row_id
+from steps.embeddings.pipeline import model_identity, row_id
 from steps.embeddings.spec import DEFAULT_MODEL, EmbeddingsParams, EmbedParams
 from steps.embeddings.store import describe, ident
 from steps.errors import DregError
 from steps.kit.params import validate_params
 from tests.support.corpus import V1
-from tests.support.embeddings import TEST_PARAMS, V1_TAG, clone_table, expected_rows, table_rows
+from tests.support.embeddings import (
+    TEST_PARAMS,
+    V1_TAG,
+    auto_precision,
+    clone_table,
+    expected_rows,
+    table_rows,
+)
 
 pytestmark = pytest.mark.xdist_group("embeddings")  # one pgserver and one Ray per worker
 
 METADATA_KEYS = {"source_repo", "source_file", "chunk_index", "section_h1", "section_h2", "section_h3",
-                 "dvc_data_version", "embedding_model", "content_sha256", "docker_image", "argo_workflow_uid"}
+                 "dvc_data_version", "embedding_model", "embedding_precision", "content_sha256", "docker_image",
+                 "argo_workflow_uid"}
 
 
 def test_table_has_the_contract_columns_and_an_hnsw_cosine_index(pg, v1_table):
@@ -41,8 +49,10 @@ def test_table_has_the_contract_columns_and_an_hnsw_cosine_index(pg, v1_table):
         assert METADATA_KEYS <= meta.keys()
         assert meta["content_sha256"] == hashlib.sha256(content.encode()).hexdigest()
         assert meta["dvc_data_version"] == V1_TAG and meta["embedding_model"] == DEFAULT_MODEL
+        assert meta["embedding_precision"] == auto_precision() == report["model"]["precision"]
         assert meta["source_file"] == f"{meta['source_repo']}_README.md"
-        assert str(row_id_) == row_id(DEFAULT_MODEL, meta["source_file"], meta["content_sha256"])
+        identity = model_identity(DEFAULT_MODEL, auto_precision())
+        assert str(row_id_) == row_id(identity, meta["source_file"], meta["content_sha256"])
     assert {str(r[0]) for r in rows} == set(expected_rows(V1))
 
 
@@ -138,7 +148,34 @@ def test_params_reject_inconsistent_values():
         EmbedParams(source_version=V1_TAG, chunk_size=100, chunk_overlap=100)
     with pytest.raises(ValueError):
         EmbedParams(source_version=V1_TAG, hnsw_m=32, hnsw_ef_construction=40)
+    with pytest.raises(ValueError, match="precision"):
+        EmbedParams(source_version=V1_TAG, precision="int4")
     assert json.loads(EmbedParams(source_version=V1_TAG).model_dump_json())["table"] == "readme_embeddings"
+
+
+def test_precision_is_chosen_from_the_hardware_when_unset(monkeypatch):
+    from steps.embeddings import model
+
+    assert model.resolve_precision(None, "cuda") == "fp16"
+    assert model.resolve_precision("fp32", "cuda") == "fp32"
+    monkeypatch.setattr(model, "cpu_has_bf16", lambda: True)
+    assert model.resolve_precision(None, "cpu") == "bf16"
+    monkeypatch.setattr(model, "cpu_has_bf16", lambda: False)
+    assert model.resolve_precision(None, "cpu") == "fp32"
+    assert model.resolve_precision("bf16", "cpu") == "bf16"
+    with pytest.raises(DregError, match="fp16 needs a CUDA GPU"):
+        model.resolve_precision("fp16", "cpu")
+
+
+def test_cpu_bf16_is_read_from_the_cpu_flags(monkeypatch):
+    from steps.embeddings import model
+
+    monkeypatch.setattr(model, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    model.cpu_has_bf16.cache_clear()
+    try:
+        assert model.cpu_has_bf16()
+    finally:
+        model.cpu_has_bf16.cache_clear()
 
 
 def test_analyze_writes_metrics_and_refuses_a_table_that_differs_from_the_report(pg, v1_table, tmp_path):
@@ -158,6 +195,9 @@ def test_analyze_writes_metrics_and_refuses_a_table_that_differs_from_the_report
     assert meta["metrics"]["documents"]["dropped"] == {"binary": 1, "empty": 1, "missing": 1, "no_usable_chunks": 1}
     assert meta["lineage"]["upstream"] == {"opencloudhub-readmes-download": V1_TAG}
     assert meta["schema"]["columns"]["embedding"] == "vector(384)"
+    assert meta["metrics"]["model"]["precision"] == auto_precision()
+    assert meta["lineage"]["embedding"] == {"model": DEFAULT_MODEL, "precision": auto_precision()}
+    assert "embedding_precision" in meta["schema"]["metadata_fields"]
     with pg.connect() as conn:
         conn.execute("DELETE FROM analyzed WHERE id = (SELECT id FROM analyzed ORDER BY id LIMIT 1)")
     with pytest.raises(DregError, match="differ from the"):

@@ -77,18 +77,31 @@ def embed_params(tag: str, table: str, **overrides: Any):
     return EmbedParams(source_version=tag, table=table, **{**TEST_PARAMS, **overrides})
 
 
-def expected_rows(docs: dict[str, bytes], model: str = DEFAULT_MODEL) -> dict[str, str]:
-    """{row id: content sha256} that the documented rules give for `docs` under TEST_PARAMS."""
+def auto_precision() -> str:
+    """The precision an unset `precision` resolves to on this machine's CPU (bf16 or fp32)."""
+    from steps.embeddings.model import resolve_precision
+
+    return resolve_precision(None, "cpu")
+
+
+def other_precision() -> str:
+    """A CPU precision other than `auto_precision()`."""
+    return "fp32" if auto_precision() != "fp32" else "bf16"
+
+
+def expected_rows(docs: dict[str, bytes], model: str = DEFAULT_MODEL, precision: str | None = None) -> dict[str, str]:
+    """{row id: content sha256} that the documented rules give for `docs` under TEST_PARAMS (precision: auto)."""
     from steps.embeddings.chunking import ChunkConfig, chunk_markdown, decode_document
-    from steps.embeddings.pipeline import row_id
+    from steps.embeddings.pipeline import model_identity, row_id
 
     cfg = ChunkConfig(TEST_PARAMS["chunk_size"], TEST_PARAMS["chunk_overlap"], TEST_PARAMS["min_chunk_chars"], 0.5)
+    identity = model_identity(model, precision or auto_precision())
     rows = {}
     for repo, data in docs.items():
         text, _ = decode_document(data)
         for piece in chunk_markdown(text, cfg) if text else []:
             if not piece.drop_reason:
-                rows[row_id(model, f"{repo}_README.md", piece.sha256)] = piece.sha256
+                rows[row_id(identity, f"{repo}_README.md", piece.sha256)] = piece.sha256
     return rows
 
 
@@ -106,6 +119,14 @@ def clone_table(conn, src: str, dst: str) -> None:
     conn.execute(sql.SQL("CREATE INDEX {} ON {} USING hnsw (embedding vector_cosine_ops) WITH (m = 16,"
                          " ef_construction = 64)").format(sql.Identifier(index_name(dst)), d))
     conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(d, sql.Literal(json.dumps(info.state))))
+
+
+def table_precisions(conn, table: str) -> set[str]:
+    """The `embedding_precision` values in a table's row metadata."""
+    from psycopg import sql
+
+    query = sql.SQL("SELECT DISTINCT metadata->>'embedding_precision' FROM {}").format(sql.Identifier(table))
+    return {r[0] for r in conn.execute(query).fetchall()}
 
 
 def table_rows(conn, table: str) -> dict[str, tuple[str, str, list[float]]]:
