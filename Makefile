@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: demo test test-fast lint bench bench-embeddings venv clean-demo deps
+.PHONY: demo test test-fast faults lint bench bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data
 
 venv: $(VENV)
 
@@ -19,6 +19,10 @@ test: $(VENV)
 test-fast: $(VENV)
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not system"
 
+# The fault suite alone (also part of `make test`): prints a table fault / tries / held.
+faults: $(VENV)
+	$(PY) -m pytest tests/faults -n 2 --dist loadgroup -q -p no:cacheprovider
+
 deps: $(VENV)
 	$(PY) -m steps.dev.deps
 
@@ -30,6 +34,23 @@ bench: $(VENV)
 
 bench-embeddings: $(VENV)
 	$(PY) bench/embeddings.py
+
+# The throughput table on CUDA (fp16, batch sweep, one actor per GPU): run it on a GPU machine with a CUDA torch.
+bench-gpu: $(VENV)
+	$(PY) -m bench.gpu
+
+# Opt-in, heavy: HNSW on 200k vectors (build time, index size, p50/p95, recall@10 at ef_search 40/100).
+bench-scale: $(VENV)
+	$(PY) -m bench.scale
+
+# Opt-in: the genuine upstream files offline (Debian's dataset-fashion-mnist; UCI wine CSVs by hand, see the script)
+# in .dreg/real-mirror (or REAL_MIRROR=<folder>), then the real-data test that releases fashion-mnist from them.
+REAL_MIRROR ?= .dreg/real-mirror
+real-mirror:
+	scripts/real-mirror.sh $(REAL_MIRROR)
+
+test-real-data: $(VENV) real-mirror
+	DREG_REAL_MIRROR=$(abspath $(REAL_MIRROR)) $(PY) -m pytest -m real_data tests/contracts
 
 clean-demo:
 	rm -rf .demo

@@ -1,13 +1,17 @@
 """Consumer client: read a dataset version by tag through dvc.api, wherever its data lives.
 
-    from steps.client import open_frame, read_metadata
+    from steps.client import open_frame, read_metadata, read_ray
     train = open_frame("fashion-mnist", "processed/train/train.parquet", version="1.2.0", repo=REGISTRY_URL)
+    ds = read_ray("fashion-mnist", "processed/train/train.parquet", version="2", repo=REGISTRY_URL)
+
+`repo` is a git URL, a `file://` URL, or a plain path to the registry (a clone or its bare origin).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -15,8 +19,22 @@ import pyarrow.parquet as pq
 
 from steps import layout
 from steps.config import dvc_config
+from steps.errors import DregError
 from steps.git import remote_tags
 from steps.registry.versions import pick_version, versions_in
+
+if TYPE_CHECKING:
+    import ray.data
+
+
+def registry_url(repo: str) -> str:
+    """`repo` as DVC opens it: a plain path to a bare repository becomes its `file://` URL (DVC cannot open a
+    bare repository by path); URLs and work-tree paths are returned unchanged."""
+    if "://" in repo or not Path(repo).expanduser().is_dir():
+        return repo
+    path = Path(repo).expanduser().resolve()
+    bare = (path / "HEAD").is_file() and (path / "objects").is_dir() and not (path / ".git").exists()
+    return path.as_uri() if bare else repo
 
 
 def resolve_tag(dataset: str, version: str = "latest", repo: str = ".") -> str:
@@ -24,20 +42,61 @@ def resolve_tag(dataset: str, version: str = "latest", repo: str = ".") -> str:
     return pick_version(versions_in(remote_tags(repo), dataset), dataset, version, f" in {repo}").tag
 
 
-def get_url(dataset: str, path: str, version: str = "latest", repo: str = ".") -> str:
-    """Storage URL of a file of a version (in the selected DVC remote)."""
-    import dvc.api
+def remote_location(dataset: str, path: str, version: str = "latest", repo: str = ".") -> tuple[Any, str]:
+    """The DVC remote filesystem (dvc-objects) and the path in it of a file of a version."""
+    from dvc.repo import Repo
+    from dvc_data.index import StorageKeyError
 
     tag = resolve_tag(dataset, version, repo)
-    return dvc.api.get_url(layout.data_file(dataset, path), repo=repo, rev=tag, config=dvc_config())
+    with Repo.open(registry_url(repo), rev=tag, subrepos=True, uninitialized=True, config=dvc_config()) as dvc_repo:
+        index, entry = dvc_repo.get_data_index_entry(layout.data_file(dataset, path))
+        try:
+            return index.storage_map.get_remote(entry)
+        except (StorageKeyError, ValueError):
+            raise DregError(f"{tag}: no DVC remote holds {path}", "set DVC_REMOTE to the registry's remote") from None
+
+
+def get_url(dataset: str, path: str, version: str = "latest", repo: str = ".") -> str:
+    """Storage URL of a file of a version (in the selected DVC remote)."""
+    fs, where = remote_location(dataset, path, version, repo)
+    return fs.unstrip_protocol(where)
+
+
+def read_ray(dataset: str, path: str, version: str = "latest", repo: str = ".", **read_args: Any) -> ray.data.Dataset:
+    """A released parquet file as a lazy Ray Dataset, read from the DVC remote itself (local folder or S3/MinIO).
+
+    DVC objects have no extension and Ray 2.60's `read_parquet` ignores `file_extensions=None`
+    (ray-project/ray#65557), so this reads through Ray's ParquetDatasource, which honours it.
+    """
+    import pyarrow.fs as pafs
+    import ray.data
+    from ray.data._internal.datasource.parquet_datasource import ParquetDatasource
+
+    fs, where = remote_location(dataset, path, version, repo)
+    arrow_fs = pafs.LocalFileSystem() if fs.protocol == "local" else pafs.PyFileSystem(pafs.FSSpecHandler(fs.fs))
+    return ray.data.read_datasource(ParquetDatasource(where, filesystem=arrow_fs, file_extensions=None, **read_args))
 
 
 def read_bytes(dataset: str, path: str, version: str = "latest", repo: str = ".") -> bytes:
-    """Raw bytes of a file of a version."""
-    import dvc.api
+    """Raw bytes of a file of a version, checked against the md5 its release records: a corrupted object in the
+    remote or cache raises DregError instead of returning altered data."""
+    from dvc.api import DVCFileSystem
+
+    from steps.registry.verify import read_verified
 
     tag = resolve_tag(dataset, version, repo)
-    return dvc.api.read(layout.data_file(dataset, path), repo=repo, rev=tag, mode="rb", config=dvc_config())
+    rel = layout.data_file(dataset, path)
+    return read_verified(DVCFileSystem(registry_url(repo), rev=tag, config=dvc_config()), rel, f"{tag}:{rel}")
+
+
+def download(dataset: str, path: str, dest: Path | str, version: str = "latest", repo: str = ".") -> Path:
+    """Copy a file or folder of a version to `dest` with DVCFileSystem.get (how the Qwen-VL jobs fetch a split)."""
+    from dvc.api import DVCFileSystem
+
+    tag = resolve_tag(dataset, version, repo)
+    fs = DVCFileSystem(registry_url(repo), rev=tag, config=dvc_config())
+    fs.get(layout.data_file(dataset, path), str(dest), recursive=True)
+    return Path(dest)
 
 
 def read_metadata(dataset: str, version: str = "latest", repo: str = ".") -> dict[str, Any]:
@@ -46,12 +105,10 @@ def read_metadata(dataset: str, version: str = "latest", repo: str = ".") -> dic
 
 
 def open_table(dataset: str, path: str, version: str = "latest", repo: str = ".") -> pa.Table:
-    """A parquet file of a version as a pyarrow Table."""
-    import dvc.api
+    """A parquet file of a version as a pyarrow Table (its bytes checked against the release's md5 first)."""
+    import io
 
-    tag = resolve_tag(dataset, version, repo)
-    with dvc.api.open(layout.data_file(dataset, path), repo=repo, rev=tag, mode="rb", config=dvc_config()) as f:
-        return pq.read_table(f)
+    return pq.read_table(io.BytesIO(read_bytes(dataset, path, version, repo)))
 
 
 def open_frame(dataset: str, path: str, version: str = "latest", repo: str = ".") -> pd.DataFrame:

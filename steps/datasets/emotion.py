@@ -27,10 +27,18 @@ SCHEMA = pa.schema([("text", pa.string()), ("label", pa.string()), ("label_id", 
 
 
 class Download(Params):
-    url: HttpUrl
+    endpoint: HttpUrl = HttpUrl("https://huggingface.co")
+    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    revision: str = Field(pattern=r"^[0-9a-f]{40}$", description="the Hub commit to read (never a branch)")
+    path: str = Field(min_length=1)
     sha256: str | None = None
     text_column: str = "Sentence"
     label_column: str = "Label"
+
+    @property
+    def url(self) -> str:
+        """The file's `resolve` URL at the pinned commit."""
+        return f"{str(self.endpoint).rstrip('/')}/datasets/{self.repo}/resolve/{self.revision}/{self.path}"
 
 
 class Process(Params):
@@ -62,10 +70,10 @@ def classes(p: Process) -> list[str]:
 
 
 def download() -> None:
-    """Fetch the dataset's parquet file and record its source (URL, checksums) in raw/sources.json."""
+    """Fetch the dataset's parquet file at the pinned commit; record its source (URL, revision, checksums)."""
     d = params().download
-    source = fetch(str(d.url), RAW / Path(d.url.path or "emotions.parquet").name, dataset=DATASET, sha256=d.sha256)
-    write_sources(DATASET, [source])
+    source = fetch(d.url, RAW / Path(d.path).name, dataset=DATASET, sha256=d.sha256)
+    write_sources(DATASET, [{**source, "revision": d.revision}])
 
 
 def read_source(path: Path, d: Download) -> pd.DataFrame:
@@ -163,7 +171,8 @@ def analyze() -> None:
         },
         splits={s: {"num_samples": len(f)} for s, f in splits.items()},
         metrics=metrics,
-        lineage=source_lineage(DATASET, p),
+        lineage=source_lineage(DATASET, p, hub={"repo": p.download.repo, "revision": p.download.revision,
+                                                "path": p.download.path}),
         extra={"label_map": {str(i): name for i, name in enumerate(names)}},
     )
 

@@ -1,4 +1,8 @@
-"""fashion-mnist: the four IDX gzip files, verified by MD5, as parquet splits of 784 uint8 pixels."""
+"""fashion-mnist: the four IDX gzip files, verified by MD5, as parquet splits of 28x28 uint8 images.
+
+Consumer contract: `image` is a list of 28 rows of 28 uint8 pixels (row-major), `label` uint8; `train` is the
+official 60k training set and `val` the official 10k t10k set, both optionally sampled by `sample_fraction`.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import HttpUrl
+from pydantic import Field, HttpUrl
 
 from steps import layout
 from steps.errors import DregError
 from steps.kit.download import fetch
 from steps.kit.metadata import source_lineage, write_metadata, write_sources
-from steps.kit.params import Params, SplitParams, load_params
+from steps.kit.params import Params, load_params
 from steps.kit.stage import run_stage_main
 from steps.kit.tables import class_counts, split_indices, write_parquet
 
@@ -27,6 +31,7 @@ ROWS = COLS = 28
 PIXELS = ROWS * COLS
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 FILE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+SPLITS = {"train": "train", "val": "test"}  # published split → official IDX pair
 
 
 class SourceFile(Params):
@@ -39,9 +44,14 @@ class Download(Params):
     files: dict[str, SourceFile]
 
 
+class Process(Params):
+    sample_fraction: float = Field(1.0, gt=0, le=1)
+    seed: int
+
+
 class FashionParams(Params):
     download: Download
-    process: SplitParams
+    process: Process
 
 
 def params() -> FashionParams:
@@ -84,37 +94,46 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
 
 
 def image_table(images: np.ndarray, labels: np.ndarray) -> pa.Table:
-    """Arrow table with `image` (fixed-size list of 784 uint8, row-major) and `label` (uint8)."""
+    """Arrow table with `image` (28 fixed-size lists of 28 uint8, row-major) and `label` (uint8), zero-copy."""
     flat = pa.array(np.ascontiguousarray(images).reshape(-1))
-    return pa.table({"image": pa.FixedSizeListArray.from_arrays(flat, PIXELS), "label": pa.array(labels)})
+    rows = pa.FixedSizeListArray.from_arrays(flat, COLS)
+    return pa.table({"image": pa.FixedSizeListArray.from_arrays(rows, ROWS), "label": pa.array(labels)})
+
+
+def sample_rows(n: int, fraction: float, seed: int) -> np.ndarray | None:
+    """Sorted seeded row indices keeping `fraction` of `n` rows, or None to keep them all."""
+    if fraction >= 1:
+        return None
+    keep, _ = split_indices(n, 1 - fraction, seed)
+    return keep
+
+
+def read_pair(files: dict[str, Path], source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decode one official IDX pair (`train` or `test`) and check it belongs together."""
+    images = read_idx(files[f"{source}_images"], IMAGE_MAGIC)
+    labels = read_idx(files[f"{source}_labels"], LABEL_MAGIC)
+    if len(images) != len(labels):
+        raise DregError(f"{source}: {len(images)} images but {len(labels)} labels", "the IDX files do not belong together")
+    return images, labels
+
+
+def write_split(split: str, files: dict[str, Path], p: Process) -> None:
+    """Decode the split's official IDX pair, sample it, and write `processed/<split>/<split>.parquet`."""
+    images, labels = read_pair(files, SPLITS[split])
+    keep = sample_rows(len(labels), p.sample_fraction, p.seed)
+    if keep is not None:
+        images, labels = images[keep], labels[keep]
+    write_parquet(image_table(images, labels), PROCESSED / split / f"{split}.parquet")
 
 
 def process() -> None:
-    """Seeded train/val split of the training set, plus the test set, as parquet.
-
-    The test split is decoded and written while the training files decode (zlib and parquet release the GIL).
-    """
+    """train = official training set, val = official t10k set, both written in parallel (zlib and parquet
+    release the GIL)."""
     p = params()
     files = {k: RAW / f.name for k, f in p.download.files.items()}
-
-    def read_pair(split: str) -> tuple[np.ndarray, np.ndarray]:
-        images = read_idx(files[f"{split}_images"], IMAGE_MAGIC)
-        labels = read_idx(files[f"{split}_labels"], LABEL_MAGIC)
-        if len(images) != len(labels):
-            raise DregError(f"{split}: {len(images)} images but {len(labels)} labels", "the IDX files do not belong together")
-        return images, labels
-
-    def write_split(split: str, images: np.ndarray, labels: np.ndarray) -> None:
-        write_parquet(image_table(images, labels), PROCESSED / split / f"{split}.parquet")
-
-    with ThreadPoolExecutor(3) as pool:
-        test = pool.submit(lambda: write_split("test", *read_pair("test")))
-        images, labels = read_pair("train")
-        train, val = split_indices(len(labels), p.process.val_fraction, p.process.seed)
-        val_done = pool.submit(write_split, "val", images[val], labels[val])
-        write_split("train", images[train], labels[train])
-        val_done.result()
-        test.result()
+    with ThreadPoolExecutor(len(SPLITS)) as pool:
+        for done in [pool.submit(write_split, split, files, p.process) for split in SPLITS]:
+            done.result()
 
 
 def pixel_moments(images: np.ndarray) -> tuple[float, float]:
@@ -127,14 +146,15 @@ def pixel_moments(images: np.ndarray) -> tuple[float, float]:
 
 
 def read_split(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images (n, 784) and labels of a written split."""
     table = pq.read_table(PROCESSED / split / f"{split}.parquet")
-    images = table.column("image").combine_chunks().values.to_numpy().reshape(-1, PIXELS)
+    images = table.column("image").combine_chunks().flatten().flatten().to_numpy().reshape(-1, PIXELS)
     return images, table.column("label").to_numpy()
 
 
 def analyze() -> None:
     """Pixel mean/std of the training split, class names and per-split distributions into metadata.json."""
-    splits = {s: read_split(s) for s in ("train", "val", "test")}
+    splits = {s: read_split(s) for s in SPLITS}
     mean, std = pixel_moments(splits["train"][0])
     metrics = {s: {"class_distribution": {CLASSES[int(k)]: v for k, v in class_counts(y).items()}}
                for s, (_, y) in splits.items()}
@@ -143,10 +163,12 @@ def analyze() -> None:
         DATASET,
         schema={
             "features": {
-                "image": {"dtype": "uint8", "shape": [ROWS, COLS], "layout": "row-major", "scale": 255},
+                "image": {"dtype": "uint8", "shape": [ROWS, COLS], "layout": "row-major", "scale": 255,
+                          "arrow": "fixed_size_list<fixed_size_list<uint8>[28]>[28]"},
                 "label": {"dtype": "uint8", "classes": CLASSES},
             },
             "files": {s: f"processed/{s}/{s}.parquet" for s in splits},
+            "sources": {s: f"official {SPLITS[s]} set" for s in splits},
         },
         splits={s: {"num_samples": len(y)} for s, (_, y) in splits.items()},
         metrics=metrics,

@@ -1,5 +1,12 @@
-"""roco-radiology: `unsloth/Radiology_mini` images + captions as Qwen-VL style conversations, prompt from MLflow.
+"""roco-radiology: `unsloth/Radiology_mini` images + captions as Qwen-VL conversations, prompt from MLflow.
 
+Consumer contract (a Qwen2.5-VL fine-tuning job): `processed/{split}/annotations.json` is a JSON list of
+`{"image": "<file name>", "conversations": [{"from": "human", "value": "<image>\\n<instruction>"},
+{"from": "gpt", "value": "<caption>"}]}` and each image is the JPEG `processed/{split}/images/<file name>`;
+`metadata.prompt` has `prompt_name` and `prompt_version` (with alias, sha256 and template beside them).
+
+The Hub shard is pinned to a commit (`download.revision`); `download` reads only the parquet footer and the
+row groups that hold the first `process.num_samples` rows, through HTTP range requests.
 `resolve_prompt` runs on every `dreg run` (`always_changed`): it loads the prompt named in params by version
 or alias and writes the resolved text and version to `prompt.json`. `process` depends on that file, so a
 new version (or a moved alias) rebuilds the data and yields a release; an unchanged prompt does not.
@@ -7,9 +14,12 @@ new version (or a moved alias) rebuilds the data and yields a release; an unchan
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +30,36 @@ from pydantic import Field, HttpUrl, model_validator
 
 from steps import layout
 from steps.errors import DregError
-from steps.kit.download import fetch
-from steps.kit.files import atomic_path, write_bytes, write_json
+from steps.kit.digests import file_digests
+from steps.kit.download import resolve_source
+from steps.kit.files import write_bytes, write_json
 from steps.kit.metadata import read_sources, source_lineage, write_metadata, write_sources
 from steps.kit.params import Params, load_params
 from steps.kit.stage import run_stage_main
-from steps.kit.tables import split_indices
+from steps.kit.tables import split_indices, write_parquet
 
 DATASET = "roco-radiology"
 DATA = Path(layout.data_dir(DATASET))
 RAW, PROCESSED = DATA / "raw", DATA / "processed"
+ROWS = RAW / "rows.parquet"
 PROMPT = DATA / "prompt.json"
 SPLITS = ("train", "test")
 COLUMNS = ("image", "image_id", "caption")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+IMAGE_TOKEN = "<image>"
+COMMIT = r"^[0-9a-f]{40}$"
 
 
 class Download(Params):
-    url: HttpUrl
-    sha256: str | None = None
+    endpoint: HttpUrl = HttpUrl("https://huggingface.co")
+    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    revision: str = Field(pattern=COMMIT, description="the Hub commit the shard is read at (never a branch)")
+    path: str = Field(min_length=1)
+
+    @property
+    def url(self) -> str:
+        """The shard's `resolve` URL at the pinned commit."""
+        return f"{str(self.endpoint).rstrip('/')}/datasets/{self.repo}/resolve/{self.revision}/{self.path}"
 
 
 class Prompt(Params):
@@ -66,14 +87,60 @@ class RocoParams(Params):
 
 
 def params() -> RocoParams:
+    """The validated params of the pipeline."""
     return load_params(DATASET, RocoParams)
 
 
+@contextmanager
+def open_shard(location: str) -> Iterator[pq.ParquetFile]:
+    """The shard as a ParquetFile: a local file, or an HTTP file read lazily with range requests."""
+    try:
+        if "://" in location:
+            import fsspec
+
+            with fsspec.filesystem("http").open(location, "rb", cache_type="none") as f:  # one range request per read
+                yield pq.ParquetFile(f)
+        else:
+            with open(location, "rb") as f:
+                yield pq.ParquetFile(f)
+    except FileNotFoundError:
+        raise DregError(f"no shard at {location}", "check download.repo/revision/path (or DREG_MIRROR)") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise DregError(f"{location}: cannot read the parquet shard ({str(exc)[:200]})",
+                        "check download.revision and path, and the network (or set DREG_MIRROR)") from None
+
+
+def needed_row_groups(meta: pq.FileMetaData, n: int) -> list[int]:
+    """The leading row groups that hold the first `n` rows."""
+    groups, rows = [], 0
+    for i in range(meta.num_row_groups):
+        if rows >= n:
+            break
+        groups.append(i)
+        rows += meta.row_group(i).num_rows
+    if rows < n:
+        raise DregError(f"the shard has {rows} rows, fewer than process.num_samples={n}", "lower num_samples")
+    return groups
+
+
 def download() -> None:
-    """Fetch the parquet shard (images embedded) and record its source in raw/sources.json."""
-    d = params().download
-    source = fetch(str(d.url), RAW / Path(d.url.path or "train.parquet").name, dataset=DATASET, sha256=d.sha256)
-    write_sources(DATASET, [source])
+    """Read the first `num_samples` rows of the pinned shard (footer + needed row groups only) into raw/."""
+    p = params()
+    url = p.download.url
+    location, kind = resolve_source(url, DATASET)
+    with open_shard(location) as shard:
+        names = shard.schema_arrow.names
+        missing = [c for c in COLUMNS if c not in names]
+        if missing:
+            raise DregError(f"{url}: missing columns {missing}", "is this a Radiology_mini / ROCO parquet shard?")
+        groups = needed_row_groups(shard.metadata, p.process.num_samples)
+        columns = [*COLUMNS, *(["cui"] if "cui" in names else [])]
+        table = shard.read_row_groups(groups, columns=columns).slice(0, p.process.num_samples)
+        shard_rows = shard.metadata.num_rows
+    write_parquet(table, ROWS)
+    write_sources(DATASET, [{"url": url, "file": ROWS.name, "kind": kind, "revision": p.download.revision,
+                             "row_groups": groups, "shard_rows": shard_rows, "rows": table.num_rows,
+                             "bytes": ROWS.stat().st_size, **file_digests(ROWS)}])
 
 
 def resolve_prompt() -> None:
@@ -85,7 +152,7 @@ def resolve_prompt() -> None:
 
 
 def image_info(data: bytes) -> tuple[str, int, int]:
-    """Format and size of PNG or JPEG bytes, read from the header."""
+    """Format, width and height of PNG or JPEG bytes, read from the header."""
     if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
         width, height = struct.unpack(">II", data[16:24])
         return "png", width, height
@@ -102,61 +169,50 @@ def image_info(data: bytes) -> tuple[str, int, int]:
     raise DregError("an image is neither PNG nor JPEG (or its header is truncated)", "check the source shard")
 
 
-def read_rows(path: Path, n: int) -> list[dict[str, Any]]:
-    """The first `n` rows of the shard (read batch by batch, so a large shard is never loaded whole)."""
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows the download stage kept (image bytes, id, caption, cui)."""
     try:
-        shard = pq.ParquetFile(path)
+        return pq.read_table(path).to_pylist()
     except (pa.ArrowException, OSError) as exc:
         raise DregError(f"{path}: not a parquet file ({exc})", "re-run the download stage") from None
-    missing = [c for c in COLUMNS if c not in shard.schema_arrow.names]
-    if missing:
-        raise DregError(f"{path}: missing columns {missing}", "is this a Radiology_mini / ROCO parquet shard?")
-    columns = [*COLUMNS, *(["cui"] if "cui" in shard.schema_arrow.names else [])]
-    rows: list[dict[str, Any]] = []
-    for batch in shard.iter_batches(batch_size=64, columns=columns):
-        rows.extend(batch.to_pylist()[: n - len(rows)])
-        if len(rows) >= n:
-            break
-    if len(rows) < n:
-        raise DregError(f"{path} has {len(rows)} rows, fewer than process.num_samples={n}", "lower num_samples")
-    return rows
 
 
-def sample_record(row: dict[str, Any], split: str, template: str) -> tuple[dict[str, Any], bytes, str]:
-    """One conversation record, the image bytes and the image's path relative to the split folder."""
-    from steps.sources.prompts import render
+def as_jpeg(data: bytes) -> tuple[bytes, int, int]:
+    """JPEG bytes (PNG is re-encoded, JPEG kept byte for byte) and the image's width and height."""
+    fmt, width, height = image_info(data)
+    if fmt == "jpeg":
+        return data, width, height
+    from PIL import Image
 
+    with Image.open(io.BytesIO(data)) as im:
+        out = io.BytesIO()
+        im.convert("L" if im.mode in ("L", "I", "I;16") else "RGB").save(out, "JPEG", quality=95)
+    return out.getvalue(), width, height
+
+
+def sample_record(row: dict[str, Any], split: str, instruction: str) -> tuple[dict[str, Any], bytes]:
+    """One annotation (`image` file name + human/gpt conversation) and its JPEG bytes."""
     image_id, caption = str(row["image_id"] or "").strip(), str(row["caption"] or "").strip()
     data = (row["image"] or {}).get("bytes") if isinstance(row["image"], dict) else None
     if not image_id or not caption or not data:
         raise DregError(f"{split} sample {image_id or '?'}: empty image_id, caption or image", "check the source shard")
     try:
-        fmt, width, height = image_info(data)
+        jpeg, _, _ = as_jpeg(data)
     except DregError as exc:
         raise DregError(f"{split} sample {image_id}: {exc.message}", exc.hint) from None
-    rel = f"images/{SAFE_NAME.sub('_', image_id)}.{'png' if fmt == 'png' else 'jpg'}"
-    prompt = render(template, {"image_id": image_id})
-    record = {
-        "id": image_id,
-        "image": rel,
-        "messages": [
-            {"role": "user", "content": [{"type": "image", "image": rel}, {"type": "text", "text": prompt}]},
-            {"role": "assistant", "content": [{"type": "text", "text": caption}]},
-        ],
-        "caption": caption,
-        "cui": list(row.get("cui") or []),
-        "image_format": fmt,
-        "width": width,
-        "height": height,
-    }
-    return record, data, rel
+    record = {"image": f"{SAFE_NAME.sub('_', image_id)}.jpg",
+              "conversations": [{"from": "human", "value": f"{IMAGE_TOKEN}\n{instruction}"},
+                                {"from": "gpt", "value": caption}]}
+    return record, jpeg
 
 
 def process() -> None:
-    """Render the prompt per sample; write train/test JSONL conversations and the images beside them."""
+    """Render the prompt per sample; write `{split}/annotations.json` and `{split}/images/<file>.jpg`."""
+    from steps.sources.prompts import render
+
     p = params().process
-    prompt = json.loads(PROMPT.read_text())
-    rows = read_rows(RAW / read_sources(DATASET)[0]["file"], p.num_samples)
+    template = json.loads(PROMPT.read_text())["template"]
+    rows = read_rows(RAW / read_sources(DATASET)[0]["file"])
     ids = [str(r["image_id"]) for r in rows]
     if len(set(ids)) != len(ids):
         raise DregError("duplicate image_id in the source rows", "image ids must be unique")
@@ -164,63 +220,63 @@ def process() -> None:
     for split, idx in (("train", train), ("test", test)):
         if not len(idx):
             raise DregError(f"the {split} split is empty", "raise num_samples or adjust test_fraction")
-        folder = PROCESSED / split
-        lines = []
+        records = []
         for i in idx:
-            record, data, rel = sample_record(rows[int(i)], split, prompt["template"])
-            write_bytes(folder / rel, data)
-            lines.append(json.dumps(record, ensure_ascii=False, sort_keys=True))
-        with atomic_path(folder / f"{split}.jsonl") as tmp:
-            tmp.write_text("\n".join(lines) + "\n")
+            row = rows[int(i)]
+            record, jpeg = sample_record(row, split, render(template, {"image_id": str(row["image_id"]).strip()}))
+            write_bytes(PROCESSED / split / "images" / record["image"], jpeg)
+            records.append(record)
+        write_json(PROCESSED / split / "annotations.json", records)
 
 
 def read_split(split: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (PROCESSED / split / f"{split}.jsonl").read_text().splitlines() if line]
+    """The annotations of a written split."""
+    return json.loads((PROCESSED / split / "annotations.json").read_text())
 
 
 def stats(values: list[float]) -> dict[str, float]:
+    """mean, min, max, p95 of a list of numbers."""
     v = np.asarray(values, dtype=np.float64)
     return {"mean": round(float(v.mean()), 4), "min": float(v.min()), "max": float(v.max()),
             "p95": round(float(np.percentile(v, 95)), 4)}
 
 
-def split_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Caption lengths, image sizes and formats of one split."""
-    formats: dict[str, int] = {}
-    for r in records:
-        formats[r["image_format"]] = formats.get(r["image_format"], 0) + 1
+def split_metrics(split: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Caption lengths and image sizes of one split (sizes read from the JPEG headers)."""
+    captions = [r["conversations"][1]["value"] for r in records]
+    sizes = [image_info((PROCESSED / split / "images" / r["image"]).read_bytes())[1:] for r in records]
     return {
-        "caption_length_chars": stats([len(r["caption"]) for r in records]),
-        "caption_length_tokens": stats([len(r["caption"].split()) for r in records]),
-        "image_width": stats([r["width"] for r in records]),
-        "image_height": stats([r["height"] for r in records]),
-        "image_formats": dict(sorted(formats.items())),
+        "caption_length_chars": stats([len(c) for c in captions]),
+        "caption_length_tokens": stats([len(c.split()) for c in captions]),
+        "image_width": stats([w for w, _ in sizes]),
+        "image_height": stats([h for _, h in sizes]),
+        "image_formats": {"jpeg": len(records)},
     }
 
 
 def analyze() -> None:
-    """Split sizes, caption and image statistics, and the prompt's lineage into metadata.json."""
+    """Split sizes, caption and image statistics, the Hub revision and the prompt's lineage into metadata.json."""
+    p = params()
     prompt = json.loads(PROMPT.read_text())
     splits = {s: read_split(s) for s in SPLITS}
     write_metadata(
         DATASET,
         schema={
-            "format": "qwen-vl-messages",
+            "format": "qwen-vl-conversations",
             "features": {
-                "id": {"dtype": "string"},
-                "image": {"dtype": "string", "description": "image path relative to the split folder"},
-                "messages": {"dtype": "list", "roles": ["user", "assistant"]},
-                "caption": {"dtype": "string"},
-                "cui": {"dtype": "list<string>"},
+                "image": {"dtype": "string", "description": "JPEG file name in the split's images/ folder"},
+                "conversations": {"dtype": "list", "from": ["human", "gpt"],
+                                  "human": f"{IMAGE_TOKEN}\\n + the rendered prompt", "gpt": "the caption"},
             },
-            "files": {s: f"processed/{s}/{s}.jsonl" for s in SPLITS},
+            "files": {s: f"processed/{s}/annotations.json" for s in SPLITS},
             "images": {s: f"processed/{s}/images/" for s in SPLITS},
         },
         splits={s: {"num_samples": len(r)} for s, r in splits.items()},
-        metrics={s: split_metrics(r) for s, r in splits.items()},
-        lineage=source_lineage(DATASET, params()),
-        extra={"prompt": {k: prompt[k] for k in ("name", "version", "alias", "template", "sha256",
-                                                 "tracking_uri_kind")}},
+        metrics={s: split_metrics(s, r) for s, r in splits.items()},
+        lineage=source_lineage(DATASET, p, hub={"repo": p.download.repo, "revision": p.download.revision,
+                                                "path": p.download.path}),
+        extra={"prompt": {"prompt_name": prompt["name"], "prompt_version": prompt["version"],
+                          **{k: prompt[k] for k in ("alias", "template", "sha256", "tracking_uri_kind")}}},
     )
 
 

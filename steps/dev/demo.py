@@ -49,12 +49,13 @@ def dreg(reg: Registry, *args: str) -> None:
 
 def use_sample_mirror(reg: Registry) -> None:
     """Serve generated sources in the real formats and pin the demo registry's checksums to them."""
-    from steps.dev.samples import fashion_md5_params, write_sample_mirror
+    from steps.dev.samples import sample_checksum_params, write_sample_mirror
 
     digests = write_sample_mirror(DEMO / "mirror")
     write_readmes_mirror(DEMO / "mirror")
     os.environ["DREG_MIRROR"] = str(DEMO / "mirror")
-    update_params(reg.root, "fashion-mnist", fashion_md5_params(digests["fashion-mnist"]))
+    for dataset, update in sample_checksum_params(DEMO / "mirror", digests).items():
+        update_params(reg.root, dataset, update)
     commit_all(reg.root, "demo: checksums of the generated sample sources")
 
 
@@ -116,7 +117,7 @@ def key_stats(meta: dict) -> str:
     if "pixel_mean" in train:
         return f"pixel mean {train['pixel_mean']:.4f} std {train['pixel_std']:.4f}"
     if meta.get("prompt"):
-        return f"prompt {meta['prompt']['name']} v{meta['prompt']['version']}"
+        return f"prompt {meta['prompt']['prompt_name']} v{meta['prompt']['prompt_version']}"
     if classes:
         return f"{len(classes)} classes"
     return ", ".join(f"{k} {v}" for k, v in meta.get("metrics", {}).get("all", {}).items() if isinstance(v, int)) or "-"
@@ -188,7 +189,7 @@ def main() -> None:
     console.rule("curated data → dreg add")
     questions = DEMO / "questions.csv"
     questions.write_text(QUESTIONS)
-    dreg(reg, "add", "opencloudhub-readmes-rag-evaluation", str(questions), "--push")
+    dreg(reg, "add", "opencloudhub-readmes-rag-evaluation", str(questions), "--push", "--new")
     console.rule("what changed between two versions")
     dreg(reg, "diff", "wine-quality@1.0.0", "wine-quality@1.1.0")
     embeddings(reg)

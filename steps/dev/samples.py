@@ -9,8 +9,6 @@ import gzip
 import hashlib
 import io
 import json
-import struct
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from steps.kit.digests import file_digests
 from steps.kit.download import SAMPLE_MARKER
 
 WINE_COLUMNS = [
@@ -28,16 +27,19 @@ WINE_RANGES = [(4.6, 15.9), (0.12, 1.58), (0.0, 1.0), (0.9, 15.5), (0.012, 0.61)
                (0.990, 1.004), (2.74, 4.01), (0.33, 2.0), (8.4, 14.9)]
 
 
-def wine_csv(n: int, seed: int) -> bytes:
-    """A UCI-format wine CSV: quoted header, semicolon-separated, integer quality 3..9."""
+def wine_csv(n: int, seed: int, duplicate_fraction: float = 0.15) -> bytes:
+    """A UCI-format wine CSV: quoted header, semicolon-separated, integer quality 3..9, and (like the real files)
+    exact duplicate rows, ~`duplicate_fraction` of them."""
     rng = np.random.default_rng(seed)
-    header = ";".join(f'"{c}"' for c in WINE_COLUMNS)
-    lines = [header]
+    rows: list[str] = []
     for _ in range(n):
+        if rows and rng.random() < duplicate_fraction:
+            rows.append(rows[int(rng.integers(len(rows)))])
+            continue
         values = [round(float(rng.uniform(lo, hi)), 4) for lo, hi in WINE_RANGES]
         quality = int(np.clip(round(rng.normal(5.8, 0.9)), 3, 9))
-        lines.append(";".join([*map(str, values), str(quality)]))
-    return ("\n".join(lines) + "\n").encode()
+        rows.append(";".join([*map(str, values), str(quality)]))
+    return ("\n".join([";".join(f'"{c}"' for c in WINE_COLUMNS), *rows]) + "\n").encode()
 
 
 def idx_images(n: int, seed: int, labels: np.ndarray) -> bytes:
@@ -69,6 +71,19 @@ FASHION_FILES = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "
 def fashion_md5_params(md5: dict[str, str]) -> dict:
     """A fashion-mnist params update pinning each `download.files` entry to a generated file's md5."""
     return {"download": {"files": {key: {"md5": md5[name]} for key, name in FASHION_FILES.items()}}}
+
+
+def wine_sha256_params(folder: Path) -> dict:
+    """A wine-quality params update pinning each source's sha256 to the generated CSVs in `folder`."""
+    return {"download": {"sources": {color: {"sha256": file_digests(folder / f"winequality-{color}.csv")["sha256"]}
+                                     for color in ("red", "white")}}}
+
+
+def sample_checksum_params(root: Path, digests: dict[str, dict[str, str]]) -> dict[str, dict]:
+    """Params updates that pin the checksummed pipelines to the generated files under `root` (per dataset)."""
+    updates = {"fashion-mnist": fashion_md5_params(digests["fashion-mnist"]) if "fashion-mnist" in digests else None,
+               "wine-quality": wine_sha256_params(Path(root) / "wine-quality") if "wine-quality" in digests else None}
+    return {dataset: update for dataset, update in updates.items() if update}
 
 
 def fashion_files(size: int = 600, seed: int = 0) -> dict[str, bytes]:
@@ -115,16 +130,13 @@ def emotion_parquet(n: int, seed: int) -> bytes:
     return buf.getvalue()
 
 
-def png_gray(pixels: np.ndarray) -> bytes:
-    """Encode an (h, w) uint8 array as an 8-bit grayscale PNG."""
-    h, w = pixels.shape
+def jpeg_gray(pixels: np.ndarray) -> bytes:
+    """Encode an (h, w) uint8 array as a baseline grayscale JPEG (as ROCO's images are)."""
+    from PIL import Image
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\x00" + pixels[y].astype(np.uint8).tobytes() for y in range(h))
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buf, "JPEG", quality=90)
+    return buf.getvalue()
 
 
 def radiograph(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -148,12 +160,16 @@ HF_IMAGE_FEATURES = {"image": {"_type": "Image"}, "image_id": {"dtype": "string"
                      "cui": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"}}
 
 
+ROCO_ROW_GROUP = 8  # rows per row group: the Hub shard has many, so a reader can fetch only the ones it needs
+
+
 def roco_parquet(n: int, seed: int, split: str = "train") -> bytes:
-    """A `Radiology_mini` parquet shard: `image` {bytes, path} (PNG), `image_id`, `caption`, `cui` (Hub schema)."""
+    """A `Radiology_mini` parquet shard: `image` {bytes, path} (JPEG), `image_id`, `caption`, `cui` (Hub schema),
+    in row groups of ROCO_ROW_GROUP rows."""
     rng = np.random.default_rng(seed)
     ids = [f"ROCOv2_2023_{split}_{i + 1:06d}" for i in range(n)]
-    images = [{"bytes": png_gray(radiograph(rng, int(rng.integers(48, 97)), int(rng.integers(48, 97)))),
-               "path": f"{image_id}.png"} for image_id in ids]
+    images = [{"bytes": jpeg_gray(radiograph(rng, int(rng.integers(192, 321)), int(rng.integers(192, 321)))),
+               "path": f"{image_id}.jpg"} for image_id in ids]
     kinds = rng.integers(len(ROCO_FINDINGS), size=n)
     image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
     table = pa.table({
@@ -164,7 +180,7 @@ def roco_parquet(n: int, seed: int, split: str = "train") -> bytes:
     })
     meta = {b"huggingface": json.dumps({"info": {"features": HF_IMAGE_FEATURES}}).encode()}
     buf = io.BytesIO()
-    pq.write_table(table.replace_schema_metadata(meta), buf, row_group_size=64)
+    pq.write_table(table.replace_schema_metadata(meta), buf, row_group_size=ROCO_ROW_GROUP)
     return buf.getvalue()
 
 

@@ -117,7 +117,7 @@ def prompt_section(meta: dict[str, Any]) -> list[str]:
     prompt = meta.get("prompt")
     if not prompt:
         return []
-    keys = ("name", "version", "alias", "sha256", "tracking_uri_kind")
+    keys = ("prompt_name", "prompt_version", "alias", "sha256", "tracking_uri_kind")
     lines = ["## Prompt", "", *table(["field", "value"], [[k, prompt.get(k, "-")] for k in keys])]
     if prompt.get("template"):
         lines += ["", "```text", str(prompt["template"]).rstrip(), "```"]
@@ -154,8 +154,8 @@ def first_file(meta: dict[str, Any], suffix: str) -> str | None:
 
 
 def load_section(name: str, meta: dict[str, Any]) -> list[str]:
-    """How to load the release: pandas, PyTorch/Ray, raw files, or pgvector for an embeddings table."""
-    header = ['REGISTRY = "https://github.com/<org>/data-registry.git"  # or a path to a clone',
+    """How to load the release, per consumer kind: pgvector, pandas, Ray Data/PyTorch, files (Qwen-VL), raw DVC."""
+    header = ['REGISTRY = "https://github.com/<org>/data-registry.git"  # or a path / file:// URL of a clone or origin',
               'VERSION = "latest"  # pin a release for training: e.g. "1.0.0"']
     table_name = meta.get("schema", {}).get("table")
     blocks: list[tuple[str, str, list[str]]] = []
@@ -164,17 +164,25 @@ def load_section(name: str, meta: dict[str, Any]) -> list[str]:
             "import psycopg", "", 'with psycopg.connect("postgresql://…") as conn:',
             f'    rows = conn.execute("SELECT id, content, metadata FROM {table_name} "',
             '                        "ORDER BY embedding <=> %s::vector LIMIT 5", (query_vector,)).fetchall()']))
-    parquet, jsonl = first_file(meta, ".parquet"), first_file(meta, ".jsonl")
+    parquet, csv, annotations = first_file(meta, ".parquet"), first_file(meta, ".csv"), first_file(meta, ".json")
+    if csv:
+        blocks.append(("pandas / scikit-learn", "python", [
+            "import pandas as pd", "from steps.client import get_url", "", *header,
+            f'df = pd.read_csv(get_url("{name}", "{csv}", VERSION, repo=REGISTRY))']))
     if parquet:
         blocks.append(("pandas", "python", ["from steps.client import open_frame", "", *header,
                                             f'df = open_frame("{name}", "{parquet}", VERSION, repo=REGISTRY)']))
-    if parquet or jsonl:
-        reader = "read_parquet" if parquet else "read_json"
-        blocks.append(("PyTorch / Ray Data", "python", [
-            "import ray", "from steps.client import get_url", "", *header,
-            f'ds = ray.data.{reader}(get_url("{name}", "{parquet or jsonl}", VERSION, repo=REGISTRY))',
-            "for batch in ds.iter_torch_batches(batch_size=64):", "    ..."]))
-    raw = parquet or jsonl or first_file(meta, "") or ""
+        blocks.append(("Ray Data / PyTorch", "python", [
+            "from steps.client import read_ray", "", *header,
+            f'ds = read_ray("{name}", "{parquet}", VERSION, repo=REGISTRY)  # works on Ray 2.60 (ray#65557)',
+            "for row in ds.iter_rows():  # list columns (e.g. an image): np.array(row[column])", "    ..."]))
+    if annotations:
+        folder = annotations.rsplit("/", 1)[0]
+        blocks.append(("files (Qwen-VL)", "python", [
+            "import json", "from steps.client import download", "", *header,
+            f'split = download("{name}", "{folder}", "{folder.rsplit("/", 1)[-1]}", VERSION, repo=REGISTRY)',
+            'records = json.loads((split / "annotations.json").read_text())  # open split / "images" / r["image"]']))
+    raw = parquet or csv or annotations or first_file(meta, "") or ""
     blocks.append(("raw files (DVC)", "bash", [
         f"dvc get https://github.com/<org>/data-registry.git data/{name}/{raw} --rev {name}-vX.Y.Z"]))
     lines: list[str] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from steps.dev.samples import fashion_md5_params, write_sample_mirror
+from steps.dev.samples import sample_checksum_params, write_sample_mirror
 from steps.dev.scaffold import commit_all, create_registry, update_params
 from tests.support.registry import Released, cli_env
 
@@ -15,7 +15,8 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
     base = tmp_path_factory.mktemp("catalog")
     reg = create_registry(base, allow_sample_data=True)
     digests = write_sample_mirror(base / "mirror", ["wine-quality", "fashion-mnist"])
-    update_params(reg.root, "fashion-mnist", fashion_md5_params(digests["fashion-mnist"]))
+    for dataset, update in sample_checksum_params(base / "mirror", digests).items():
+        update_params(reg.root, dataset, update)
     commit_all(reg.root, "checksums of the sample sources")
     out = Released(reg, cli_env(DREG_MIRROR=str(base / "mirror")))
     out.dreg("run", "wine-quality", "--push")

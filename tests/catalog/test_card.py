@@ -35,8 +35,9 @@ def test_card_is_byte_identical_for_the_same_metadata_and_follows_a_statistic(tm
 
 
 def test_card_has_the_prompt_version_and_a_pgvector_snippet() -> None:
-    roco = {**META, "dataset": {"name": "roco-radiology"}, "prompt": {"name": "radiology-caption", "version": 3}}
-    assert "| version | 3 |" in render_card(roco)
+    roco = {**META, "dataset": {"name": "roco-radiology"},
+            "prompt": {"prompt_name": "radiology-caption", "prompt_version": 3}}
+    assert "| prompt_version | 3 |" in render_card(roco)
     embeddings = {"dataset": {"name": "opencloudhub-readmes-embeddings"}, "schema": {"table": "readme_chunks"}}
     text = render_card(embeddings)
     assert "pgvector" in text and "FROM readme_chunks" in text

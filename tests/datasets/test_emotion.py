@@ -10,7 +10,7 @@ import pytest
 
 from steps.dev.scaffold import update_params
 from tests.support.registry import commit_all, tags
-from tests.support.sources import EMOTION_FILE, sha256_of
+from tests.support.sources import EMOTION_FILE, hub_download, hub_revision, sha256_of
 
 TAG = "emotion-v1.0.0"
 
@@ -45,6 +45,10 @@ def test_release_is_readable_by_tag_as_the_training_repo_reads_it(registry, dreg
     source = meta["lineage"]["source"]["files"][0]
     assert source["sha256"] == sha256_of(dataset_sources.root / "emotion" / EMOTION_FILE)
     assert meta["lineage"]["params"]["process"]["seed"] == 42
+    revision = hub_revision(dataset_sources.root, "emotion", "emotion")
+    assert meta["lineage"]["hub"] == {"repo": "boltuix/emotions-dataset", "revision": revision,
+                                      "path": EMOTION_FILE}
+    assert source["revision"] == revision and f"/resolve/{revision}/" in source["url"]
 
 
 @pytest.mark.parametrize(("variant", "message"), [
@@ -55,10 +59,18 @@ def test_release_is_readable_by_tag_as_the_training_repo_reads_it(registry, dreg
 def test_quality_gates_stop_the_pipeline_before_publishing(registry, dreg, dataset_sources, variant, message):
     folder = dataset_sources.root / f"emotion-{variant}"
     update_params(registry.root, "emotion", {"download": {
-        "url": dataset_sources.file_url(f"emotion-{variant}", EMOTION_FILE), "sha256": sha256_of(folder / EMOTION_FILE)}})
+        **hub_download(dataset_sources, f"emotion-{variant}", "emotion"), "sha256": sha256_of(folder / EMOTION_FILE)}})
     commit_all(registry.root, f"emotion from the {variant} source")
     result = dreg("run", "emotion", "--push")
     assert result.returncode == 1
     assert message in result.stderr
     assert tags(registry.root) == [] and tags(registry.origin) == []
     assert not (registry.root / "data/emotion/processed").exists()
+
+
+def test_a_branch_instead_of_a_commit_is_refused(registry, dreg):
+    update_params(registry.root, "emotion", {"download": {"revision": "main"}})
+    commit_all(registry.root, "emotion from main")
+    result = dreg("run", "emotion")
+    assert result.returncode == 1
+    assert "download.revision" in result.stderr and "'main'" in result.stderr

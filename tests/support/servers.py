@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,11 +28,54 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """The inclusive (start, end) of a single `Range: bytes=a-b` / `bytes=-n` header, or None to serve it all."""
+    m = RANGE.fullmatch(header.strip())
+    if not m or m[1] == m[2] == "":
+        return None
+    if m[1] == "":
+        return max(size - int(m[2]), 0), size - 1
+    return int(m[1]), min(int(m[2]) if m[2] else size - 1, size - 1)
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files without logging each request."""
+    """Serves files without logging each request; answers single-range requests with 206 (as the Hub's CDN
+    does) and counts the body bytes sent per path in `server.bytes_sent`."""
 
     def log_message(self, *args: object) -> None:
         pass
+
+    def end_headers(self) -> None:
+        self.send_header("Accept-Ranges", "bytes")
+        super().end_headers()
+
+    def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        span = byte_range(self.headers.get("Range", ""), path.stat().st_size) if path.is_file() else None
+        if span is None:
+            if path.is_file():
+                self.server.bytes_sent[self.path] += path.stat().st_size  # type: ignore[attr-defined]
+            return super().do_GET()
+        start, end = span
+        size = path.stat().st_size
+        if start > end:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.end_headers()
+            return
+        with open(path, "rb") as f:
+            f.seek(start)
+            body = f.read(end - start + 1)
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.server.bytes_sent[self.path] += len(body)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -40,6 +85,7 @@ class SourceServer:
     url: str
     root: Path
     md5: dict[str, dict[str, str]]
+    bytes_sent: Counter[str]
 
     def file_url(self, dataset: str, name: str) -> str:
         return f"{self.url}/{dataset}/{name}"
@@ -51,9 +97,10 @@ def serve_sources(root: Path, write: Callable[[Path], dict[str, dict[str, str]]]
     the block ends."""
     md5 = write(root)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
+    server.bytes_sent = Counter()  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield SourceServer(f"http://127.0.0.1:{server.server_address[1]}", root, md5)
+        yield SourceServer(f"http://127.0.0.1:{server.server_address[1]}", root, md5, server.bytes_sent)  # type: ignore[attr-defined]
     finally:
         server.shutdown()
         server.server_close()

@@ -15,6 +15,8 @@ from tests.support.servers import SourceServer
 
 EMOTION_FILE = "emotions_dataset.parquet"
 ROCO_FILE = "train-00000-of-00001.parquet"
+HUB_FILES = {"emotion": ("boltuix/emotions-dataset", EMOTION_FILE),
+             "roco-radiology": ("unsloth/Radiology_mini", f"data/{ROCO_FILE}")}  # dataset → (Hub repo, path in it)
 
 
 def sha256_of(path: Path) -> str:
@@ -53,22 +55,43 @@ def emotion_variant(good: bytes, kind: str) -> bytes:
     return buf.getvalue()
 
 
+def hub_revision(root: Path, folder: str, dataset: str) -> str:
+    """The fake Hub commit of the copy of `dataset`'s file in `root/folder` (the sha1 of its bytes)."""
+    return hashlib.sha1((root / folder / Path(HUB_FILES[dataset][1]).name).read_bytes()).hexdigest()
+
+
+def publish_on_hub(root: Path, folder: str, dataset: str) -> None:
+    """Serve `root/folder/<file>` at the Hub's `datasets/<repo>/resolve/<commit>/<path>` under `root`."""
+    repo, path = HUB_FILES[dataset]
+    dest = root / "datasets" / repo / "resolve" / hub_revision(root, folder, dataset) / path
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes((root / folder / Path(path).name).read_bytes())
+
+
+def hub_download(server: SourceServer, folder: str, dataset: str) -> dict[str, str]:
+    """`download` params that read `dataset`'s copy in `folder` from the local server as a pinned Hub commit."""
+    repo, path = HUB_FILES[dataset]
+    return {"endpoint": server.url, "repo": repo, "revision": hub_revision(server.root, folder, dataset), "path": path}
+
+
 def write_dataset_sources(root: Path) -> dict[str, dict[str, str]]:
-    """emotion (good, and broken variants in `emotion-<kind>/`) and roco-radiology samples under `root`; md5s."""
+    """emotion (good, and broken variants in `emotion-<kind>/`) and roco-radiology samples under `root`, each also
+    at its Hub path and commit; md5s."""
     md5 = {"emotion": write_sample_files(root, "emotion", size=400, seed=1),
            "roco-radiology": write_sample_files(root, "roco-radiology", size=40, seed=1)}
     good = (root / "emotion" / EMOTION_FILE).read_bytes()
     for kind in ("empty", "unknown", "rare"):
         (root / f"emotion-{kind}").mkdir()
         (root / f"emotion-{kind}" / EMOTION_FILE).write_bytes(emotion_variant(good, kind))
+        publish_on_hub(root, f"emotion-{kind}", "emotion")
+    for dataset in HUB_FILES:
+        publish_on_hub(root, dataset, dataset)
     return md5
 
 
 def point_dataset_sources(reg_root: Path, server: SourceServer) -> None:
-    """Aim emotion and roco-radiology at the local sources (roco at a small size)."""
+    """Aim emotion and roco-radiology at their pinned commits on the local server (roco at a small size)."""
     update_params(reg_root, "emotion", {"download": {
-        "url": server.file_url("emotion", EMOTION_FILE), "sha256": sha256_of(server.root / "emotion" / EMOTION_FILE)}})
-    update_params(reg_root, "roco-radiology", {
-        "download": {"url": server.file_url("roco-radiology", ROCO_FILE),
-                     "sha256": sha256_of(server.root / "roco-radiology" / ROCO_FILE)},
-        "process": {"num_samples": 30, "test_fraction": 0.2}})
+        **hub_download(server, "emotion", "emotion"), "sha256": sha256_of(server.root / "emotion" / EMOTION_FILE)}})
+    update_params(reg_root, "roco-radiology", {"download": hub_download(server, "roco-radiology", "roco-radiology"),
+                                               "process": {"num_samples": 30, "test_fraction": 0.2}})
