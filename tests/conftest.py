@@ -43,3 +43,18 @@ def s3_endpoint() -> Iterator[S3Endpoint]:
     """A real S3 HTTP endpoint (moto server) on 127.0.0.1 with an empty bucket."""
     with moto_s3() as endpoint:
         yield endpoint
+
+
+@pytest.fixture(scope="session")
+def ray_local(s3_endpoint: S3Endpoint) -> Iterator[None]:
+    """The one in-process Ray of a test session (a process can hold only one), started after the S3 endpoint
+    so its workers inherit the S3 credentials from the environment, as cluster workers do."""
+    import logging
+
+    import ray
+    from ray.data import DataContext
+
+    ray.init(num_cpus=2, object_store_memory=200 * 2**20, include_dashboard=False, logging_level=logging.WARNING)
+    DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()

@@ -7,7 +7,6 @@ unless DREG_REAL_MIRROR names that mirror.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from steps.dev.scaffold import create_registry
 from tests.support.registry import Released, cli_env, use_sources
-from tests.support.servers import S3Endpoint, serve_sources
+from tests.support.servers import serve_sources
 from tests.support.sources import (
     point_dataset_sources,
     point_sources,
@@ -73,17 +72,3 @@ def outside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
-
-
-@pytest.fixture(scope="session")
-def ray_local(s3_endpoint: S3Endpoint) -> Iterator[None]:
-    """One small in-process Ray for the session, started after the S3 endpoint so its workers inherit the
-    S3 credentials from the environment (as cluster workers do)."""
-    import ray
-
-    ray.init(num_cpus=1, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    from ray.data import DataContext
-
-    DataContext.get_current().enable_progress_bars = False
-    yield
-    ray.shutdown()

@@ -20,18 +20,6 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pg]:
 
 
 @pytest.fixture(scope="session")
-def ray_local() -> Iterator[None]:
-    """A small in-process Ray shared by the in-process pipeline runs."""
-    import logging
-
-    import ray
-
-    ray.init(num_cpus=2, object_store_memory=200 * 2**20, include_dashboard=False, logging_level=logging.WARNING)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="session")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     """The source registry: readmes releases V1_TAG and V2_TAG on its origin."""
     return make_source_registry(tmp_path_factory.mktemp("sources"))
