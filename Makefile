@@ -13,8 +13,11 @@ $(VENV): pyproject.toml scripts/setup-venv.sh
 demo: $(VENV)
 	$(PY) -m steps.dev.demo
 
+# Two sessions: the embeddings suite (pgvector, Ray, models) runs in its own, so at most one in-process Ray
+# and one set of embedding actors live per worker and the two halves never compete for memory.
 test: $(VENV)
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 --ignore=tests/embeddings
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 tests/embeddings
 
 test-fast: $(VENV)
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not system"
