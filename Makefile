@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: demo test test-fast faults lint bench bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data
+.PHONY: demo test test-fast faults lint bench bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
 
 venv: $(VENV)
 
@@ -10,17 +10,25 @@ $(VENV): pyproject.toml scripts/setup-venv.sh
 	scripts/setup-venv.sh
 	touch $@
 
+# Replaces .demo/ (it says so first); ends by printing where the demo registry is and how to use it.
 demo: $(VENV)
 	$(PY) -m steps.dev.demo
 
 # Two sessions: the embeddings suite (pgvector, Ray, models) runs in its own, so at most one in-process Ray
 # and one set of embedding actors live per worker and the two halves never compete for memory.
 test: $(VENV)
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 --ignore=tests/embeddings
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 --ignore=tests/embeddings --ignore=tests/e2e
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 tests/embeddings
 
 test-fast: $(VENV)
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not system"
+
+# Both images built from images/ as CI builds them (on a local debootstrap stand-in base), then the rendered
+# WorkflowTemplates played in containers: wine-quality and the embeddings RayJob (docs/e2e.md). Root: dockerd.
+e2e: $(VENV)
+	scripts/install-docker.sh
+	$(PY) -m pytest tests/e2e -q -p no:cacheprovider
+	$(PY) -m tests.e2e
 
 # The fault suite alone (also part of `make test`): prints a table fault / tries / held.
 faults: $(VENV)
@@ -56,6 +64,7 @@ test-real-data: $(VENV) real-mirror
 	DREG_REAL_MIRROR=$(abspath $(REAL_MIRROR)) $(PY) -m pytest -m real_data tests/contracts
 
 clean-demo:
+	@echo "removing .demo/ (the demo registry, its origin, DVC remote, mirror and site)"
 	rm -rf .demo
 
 -include cluster.mk

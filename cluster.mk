@@ -15,10 +15,11 @@ $(HELM):
 	scripts/install-helm.sh
 
 helm-lint: $(HELM)
-	$(HELM) lint $(CHART)
-	$(HELM) lint $(CHART) -f $(CHART)/values-gpu.yaml
-	$(HELM) template data-registry $(CHART) >/dev/null
-	$(HELM) template data-registry $(CHART) -f $(CHART)/values-gpu.yaml >/dev/null
+	$(HELM) lint $(CHART) -f $(CHART)/values-images.yaml
+	$(HELM) lint $(CHART) -f $(CHART)/values-images.yaml -f $(CHART)/values-gpu.yaml
+	$(HELM) template data-registry $(CHART) -f $(CHART)/values-images.yaml >/dev/null
+	$(HELM) template data-registry $(CHART) -f $(CHART)/values-images.yaml -f $(CHART)/values-gpu.yaml >/dev/null
+	$(HELM) template data-registry $(CHART) -f $(CHART)/values-images.yaml -f $(CHART)/values-opencloudhub.yaml >/dev/null
 
 kind-up:
 	scripts/kind.sh up

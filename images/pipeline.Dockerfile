@@ -1,6 +1,8 @@
 # Pipeline image: what every Argo container step runs (`dreg stage`, `dreg publish`, checkout).
 # Build from the repo root: docker build -f images/pipeline.Dockerfile .
-FROM python:3.11-slim-bookworm
+# BASE: the upstream image in production; `make e2e` passes a local stand-in (images/base-python.Dockerfile).
+ARG BASE=python:3.11-slim-bookworm
+FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -19,10 +21,20 @@ RUN git config --system credential.helper \
 RUN useradd --create-home --uid 1000 --user-group registry
 
 WORKDIR /opt/data-registry
-COPY pyproject.toml README.md ./
+COPY pyproject.toml ./
+# pip.conf / pip-ca: optional build secrets (a local package mirror and its CA, see tests/e2e/images.py);
+# absent in production builds, and never part of a layer.
+# The dependencies first, on an empty package: this layer is rebuilt only when pyproject.toml changes.
+RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf,mode=0444 \
+    --mount=type=secret,id=pip-ca,mode=0444 \
+    mkdir steps && touch steps/__init__.py README.md && pip install ".[prompts]" \
+    && pip uninstall -q -y data-registry && rm -rf steps build ./*.egg-info README.md
+COPY README.md ./
 COPY steps ./steps
 # Same extras as local setup, without the GPU/ML extra (`embeddings` lives in the Ray image).
-RUN pip install ".[prompts]" && dvc --version && dreg --help >/dev/null
+RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf,mode=0444 \
+    --mount=type=secret,id=pip-ca,mode=0444 \
+    pip install ".[prompts]" && dvc --version && dreg --help >/dev/null
 
 ARG DOCKER_IMAGE_TAG=dev
 ENV DOCKER_IMAGE_TAG=${DOCKER_IMAGE_TAG}

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # Create or refresh .venv with the project and all its extras. torch is pinned (==2.13.0) so pip
-# takes this machine's CPU build instead of downloading a CUDA build.
+# takes this machine's CPU build instead of downloading a CUDA build. Prints each step and pip's
+# progress (one line per package collected or installed), so the 2-3 minute first install is never silent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null || python=python3
-[ -x .venv/bin/python ] || "$python" -m venv .venv
-quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
-quiet .venv/bin/pip install -q --upgrade pip
-quiet .venv/bin/pip install -q -e ".[dev,prompts,embeddings]"
-if [ -x scripts/install-helm.sh ] && ! command -v helm >/dev/null && [ ! -x .venv/bin/helm ]; then
-  quiet scripts/install-helm.sh
+step() { printf '==> %s\n' "$*"; }
+# pip's own lines that show progress or trouble; "is ignored" noise from editable installs dropped.
+progress() { "$@" 2>&1 | { grep --line-buffered -E '^(Collecting|Downloading|Installing|Successfully|Building|ERROR|error|WARNING: .*(fail|error))' || true; }; }
+if [ ! -x .venv/bin/python ]; then
+  step "creating .venv with $("$python" --version 2>&1)"
+  "$python" -m venv .venv
 fi
+step "upgrading pip"
+progress .venv/bin/pip install --upgrade pip
+step "installing data-registry with extras dev, prompts, embeddings (first time: 2-3 minutes, mostly torch and Ray)"
+progress .venv/bin/pip install --progress-bar off -e ".[dev,prompts,embeddings]"
+if [ -x scripts/install-helm.sh ] && ! command -v helm >/dev/null && [ ! -x .venv/bin/helm ]; then
+  step "installing helm into .venv/bin"
+  scripts/install-helm.sh
+fi
+step ".venv ready: $(.venv/bin/dreg --version)"

@@ -1,17 +1,21 @@
 """Consumer client: read a dataset version by tag through dvc.api, wherever its data lives.
 
-    from steps.client import open_frame, read_metadata, read_ray
-    train = open_frame("fashion-mnist", "processed/train/train.parquet", version="1.2.0", repo=REGISTRY_URL)
-    ds = read_ray("fashion-mnist", "processed/train/train.parquet", version="2", repo=REGISTRY_URL)
+    from steps.client import load, open_frame, read_metadata, read_ray
+    train = load("wine-quality@prod", split="train", repo=REGISTRY_URL)          # a pandas DataFrame
+    val = open_frame("fashion-mnist", "processed/val/val.parquet", version="1.2.0", repo=REGISTRY_URL)
+    ds = read_ray("fashion-mnist", "processed/train/train.parquet", version="prod", repo=REGISTRY_URL)
 
-`repo` is a git URL, a `file://` URL, or a plain path to the registry (a clone or its bare origin).
+`repo` is a git URL, a `file://` URL, or a plain path to the registry (a clone or its bare origin). A version is
+`latest`, `1.2.0`, `v1.2.0`, a promotion stage (`prod`, `staging`) or the full tag: the registry's one grammar
+(`steps.registry.versions.resolve_ref`), read from the registry's refs without cloning it. Installable alone as
+the `dreg-client` distribution (clients/python): no pipeline, Ray, MLflow or plotting dependencies.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -20,8 +24,7 @@ import pyarrow.parquet as pq
 from steps import layout
 from steps.config import dvc_config
 from steps.errors import DregError
-from steps.git import remote_tags
-from steps.registry.versions import pick_version, versions_in
+from steps.registry.versions import resolve_ref
 
 if TYPE_CHECKING:
     import ray.data
@@ -38,8 +41,8 @@ def registry_url(repo: str) -> str:
 
 
 def resolve_tag(dataset: str, version: str = "latest", repo: str = ".") -> str:
-    """The release tag of `dataset` for `latest`, `1.2.0`, `v1.2.0` or a full tag name."""
-    return pick_version(versions_in(remote_tags(repo), dataset), dataset, version, f" in {repo}").tag
+    """The release tag of `dataset` for `latest`, `1.2.0`, `v1.2.0`, a stage (`prod`) or a full tag name."""
+    return resolve_ref(f"{dataset}@{version or 'latest'}", repo=repo).tag
 
 
 def remote_location(dataset: str, path: str, version: str = "latest", repo: str = ".") -> tuple[Any, str]:
@@ -118,3 +121,37 @@ def open_frame(dataset: str, path: str, version: str = "latest", repo: str = "."
 
         return pd.read_csv(io.BytesIO(read_bytes(dataset, path, version, repo)))
     return open_table(dataset, path, version, repo).to_pandas()
+
+
+def split_files(dataset: str, split: str, tag: str, repo: str) -> list[str]:
+    """The parquet files of a split of a release (`processed/<split>/*.parquet`, paths under `data/<dataset>/`)."""
+    from dvc.api import DVCFileSystem
+
+    fs = DVCFileSystem(registry_url(repo), rev=tag, config=dvc_config())
+    folder = layout.data_file(dataset, f"processed/{split}")
+    found = sorted(p for p in fs.find(folder) if p.endswith(".parquet")) if fs.isdir(folder) else []
+    return [p.removeprefix(layout.data_dir(dataset) + "/") for p in found]
+
+
+def load(ref: str, split: str | None = None, repo: str = ".",
+         format: Literal["pandas", "arrow"] = "pandas") -> Any:
+    """A release's split as a pandas DataFrame (or pyarrow Table with `format="arrow"`), like
+    `datasets.load_dataset(..., revision=)`: `load("wine-quality@prod", split="train", repo=URL)`.
+
+    `ref` is `DATASET`, `DATASET@1.2.0`, `DATASET@latest`, `DATASET@<stage>` or the tag; without `split`, a dict of
+    every split the release's metadata lists. Every file is checked against its released md5.
+    """
+    if format not in ("pandas", "arrow"):
+        raise DregError(f"unknown format {str(format)[:20]!r}", 'use format="pandas" or format="arrow"')
+    v = resolve_ref(ref, repo=repo)
+    splits = sorted(read_metadata(v.dataset, v.tag, repo).get("splits") or {})
+    if split is None:
+        return {name: load(v.tag, name, repo, format) for name in splits}
+    if split not in splits:
+        raise DregError(f"{v.tag} has no split {split[:40]!r}", f"splits: {', '.join(splits) or 'none'}")
+    files = split_files(v.dataset, split, v.tag, repo)
+    if not files:
+        raise DregError(f"{v.tag}: split {split!r} has no parquet files under processed/{split}/",
+                        f"read its files with open_frame or `dreg ls {v.dataset}@{v.semver}`")
+    table = pa.concat_tables([open_table(v.dataset, f, v.tag, repo) for f in files])
+    return table if format == "arrow" else table.to_pandas()

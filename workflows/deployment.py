@@ -11,6 +11,8 @@ from typing import Any
 from workflows.profiles import SCHEDULED
 
 CONFIG_MAP = "data-registry-env"
+# Where every pod that runs git finds the SSH key Secret (GIT_SSH_COMMAND in the ConfigMap points here).
+GIT_SSH_DIR = "/etc/git-ssh"
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ class Deployment:
     ray_image: str = "ghcr.io/opencloudhub/data-registry-ray:main"
     service_account: str = "data-registry-workflow"
     workspace_size: str = "20Gi"
-    git_token: SecretRef = SecretRef("data-registry-git", "token")
+    git_token: SecretRef = SecretRef("data-registry-git", "token", optional=True)
+    git_ssh_secret: str = "data-registry-git-ssh"
     s3_access_key_id: SecretRef = SecretRef("data-registry-s3", "AWS_ACCESS_KEY_ID")
     s3_secret_access_key: SecretRef = SecretRef("data-registry-s3", "AWS_SECRET_ACCESS_KEY")
     pgvector_password: SecretRef = SecretRef("data-registry-pgvector", "password", optional=True)
@@ -66,7 +69,8 @@ def chart_deployment() -> Deployment:
         ray_image=placeholder("rayImage"),
         service_account=placeholder("serviceAccount"),
         workspace_size=placeholder("workspaceSize"),
-        git_token=SecretRef(placeholder("gitSecret"), placeholder("gitTokenKey")),
+        git_token=SecretRef(placeholder("gitSecret"), placeholder("gitTokenKey"), optional=True),
+        git_ssh_secret=placeholder("gitSshSecret"),
         s3_access_key_id=SecretRef(placeholder("s3Secret"), placeholder("s3AccessKeyIdKey")),
         s3_secret_access_key=SecretRef(placeholder("s3Secret"), placeholder("s3SecretAccessKeyKey")),
         pgvector_password=SecretRef(placeholder("pgSecret"), placeholder("pgPasswordKey"), optional=True),

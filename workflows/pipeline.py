@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import operator
 from functools import reduce
-from typing import Any
+from typing import Any, NamedTuple
 
 from hera.expr import g
 from hera.workflows import (
@@ -23,11 +23,15 @@ from hera.workflows import (
 )
 from hera.workflows.models import (
     Backoff,
+    Mutex,
     ObjectMeta,
     PersistentVolumeClaim,
     PersistentVolumeClaimSpec,
     Quantity,
+    SecretVolumeSource,
+    Synchronization,
     ValueFrom,
+    Volume,
     VolumeMount,
     VolumeResourceRequirements,
 )
@@ -52,7 +56,8 @@ from workflows.common import (
     sizing_inputs,
     workflow_settings,
 )
-from workflows.deployment import CONFIG_MAP, Deployment
+from workflows.deployment import CONFIG_MAP, GIT_SSH_DIR, Deployment
+from workflows.images import stage_image
 from workflows.profiles import PROFILES, Pipeline
 
 WORKSPACE = "/workspace"
@@ -66,6 +71,15 @@ cd "$REPO_DIR"
 git checkout --quiet "$1"
 git rev-parse HEAD | tee /tmp/commit
 """
+RUN_RESULT = "/tmp/run"
+# A Ray pipeline's run, and its Ray step, end at these deadlines (the RayJob's own is rayjob.DEADLINE).
+WORKFLOW_DEADLINE = 8 * 3600
+RAY_STEP_DEADLINE = rayjob.DEADLINE + 15 * 60
+# KubeRay: the job succeeded; it failed or was stopped, or the deployment failed (deadline, submitter).
+# Argo's executor (matchConditions) fails the step when ANY comma-separated failure requirement matches;
+# success needs all of its requirements.
+RAY_SUCCESS = "status.jobStatus == SUCCEEDED"
+RAY_FAILURE = "status.jobStatus in (FAILED,STOPPED),status.jobDeploymentStatus == Failed"
 # Clone, push and remote transfers are retried; a failed DVC stage is not.
 TRANSIENT: dict[str, Any] = {
     "resources": Resources(cpu_request="100m", cpu_limit="1", memory_request="256Mi", memory_limit="1Gi"),
@@ -83,7 +97,8 @@ def task_name(stage: str) -> str:
 def pod_step(
     name: str, command: list[str], args: list[str], inputs: list[Parameter], **spec: Any
 ) -> Container:
-    """A container on the pipeline image (input `image`) with the workspace volume and the ConfigMap's env."""
+    """A container on the image given as input `image`, with the workspace volume, the git SSH key and
+    the ConfigMap's env."""
     return Container(
         name=name,
         image=arg("image"),
@@ -91,7 +106,10 @@ def pod_step(
         args=args,
         inputs=[*inputs, Parameter(name="image")],
         env_from=[ConfigMapEnvFrom(name=CONFIG_MAP)],
-        volume_mounts=[VolumeMount(name="workspace", mount_path=WORKSPACE)],
+        volume_mounts=[
+            VolumeMount(name="workspace", mount_path=WORKSPACE),
+            VolumeMount(name="git-ssh", mount_path=GIT_SSH_DIR, read_only=True),
+        ],
         **spec,
     )
 
@@ -131,25 +149,36 @@ def publish(dataset: str, d: Deployment) -> Container:
     return dreg("publish", args, params("bump_type", "is_automated"), env, **TRANSIENT)
 
 
+def handoff_check(dataset: str, d: Deployment) -> Container:
+    """Whether the Ray stage must run (output `run`: true/false), decided before any GPU is requested."""
+    args = ["handoff", "check", dataset, arg("stage"), flag("force", "--force", "--no-force")]
+    run = Parameter(name="run", value_from=ValueFrom(path=RUN_RESULT))
+    args += ["--result", RUN_RESULT]
+    return dreg("handoff-check", args, params("stage", "force"), data_env(d), outputs=[run], **TRANSIENT)
+
+
 def handoff_import(dataset: str, d: Deployment) -> Container:
-    """Bring the Ray stage's lock entry and outputs from the DVC remote into the workspace."""
-    args = ["handoff", "import", dataset, arg("stage"), "--key", WORKFLOW_UID]
-    return dreg("handoff-import", args, params("stage"), data_env(d), **TRANSIENT)
+    """Bring the Ray stage's lock entry and outputs into the workspace: from its hand-off when it ran,
+    else (nothing to do) its locked outputs from the DVC remote."""
+    ran = flag("ran", "--ran", "--skipped")
+    args = ["handoff", "import", dataset, arg("stage"), "--key", WORKFLOW_UID, ran]
+    return dreg("handoff-import", args, params("stage", "ran"), data_env(d), **TRANSIENT)
 
 
 def ray_stage(pipeline: Pipeline, d: Deployment, ray_version: str) -> Resource:
-    """Create the stage's RayJob and wait for its job status; the workflow owns it."""
+    """Create the stage's RayJob and wait until KubeRay reports it finished; the workflow owns it."""
     inputs = [*params("stage", "force_flag", "commit"), *sizing_inputs(*rayjob.SIZING), *params("ray_image")]
     manifest = rayjob.rayjob_manifest(pipeline, d, ray_version)
-    success, failure = "status.jobStatus == SUCCEEDED", "status.jobStatus in (FAILED,STOPPED)"
-    return create_and_wait("ray-stage", manifest, inputs, success, failure)
+    step = create_and_wait("ray-stage", manifest, inputs, RAY_SUCCESS, RAY_FAILURE)
+    step.active_deadline_seconds = RAY_STEP_DEADLINE
+    return step
 
 
 def exit_handler() -> None:
-    """`exit-handler`: delete this workflow's RayJob unless the workflow succeeded (gone already is fine)."""
+    """`exit-handler`: delete this workflow's RayJob and its cluster, whatever the outcome (gone is fine)."""
     delete = Resource(name="delete-rayjob", action="delete", manifest=manifest_yaml(rayjob.delete_manifest()))
     with DAG(name="exit-handler"):
-        delete(name="delete-rayjob", when=f"{g.workflow.status:$} != Succeeded")
+        delete(name="delete-rayjob")
 
 
 def workspace_claim(d: Deployment) -> PersistentVolumeClaim:
@@ -159,6 +188,12 @@ def workspace_claim(d: Deployment) -> PersistentVolumeClaim:
         resources=VolumeResourceRequirements(requests={"storage": Quantity(d.workspace_size)}),
     )
     return PersistentVolumeClaim(metadata=ObjectMeta(name="workspace"), spec=spec)
+
+
+def volumes(d: Deployment) -> list[Volume]:
+    """The git SSH key Secret (optional: absent when the registry is cloned over HTTPS)."""
+    secret = SecretVolumeSource(secret_name=d.git_ssh_secret, optional=True, default_mode=0o440)
+    return [Volume(name="git-ssh", secret=secret)]
 
 
 def pipeline_arguments(pipeline: Pipeline, d: Deployment) -> list[Parameter]:
@@ -181,14 +216,21 @@ def pipeline_template(pipeline: Pipeline, d: Deployment, ray_version: str) -> Wo
         name=pipeline.dataset,
         labels={**PART_OF, "data-registry/dataset": pipeline.dataset},
         on_exit="exit-handler" if pipeline.needs_ray else None,
+        active_deadline_seconds=WORKFLOW_DEADLINE if pipeline.needs_ray else None,
+        synchronization=Synchronization(mutexes=[Mutex(name=f"data-registry-{pipeline.dataset}")]),
         arguments=arguments,
         volume_claim_templates=[workspace_claim(d)],
+        volumes=volumes(d),
         **workflow_settings(d),
     ) as wt:
         checkout_t, stage_t, publish_t = checkout(d), stage(pipeline.dataset, d), publish(pipeline.dataset, d)
         ray = None
         if pipeline.needs_ray:
-            ray = ray_stage(pipeline, d, ray_version), handoff_import(pipeline.dataset, d)
+            ray = RayTemplates(
+                handoff_check(pipeline.dataset, d),
+                ray_stage(pipeline, d, ray_version),
+                handoff_import(pipeline.dataset, d),
+            )
             exit_handler()
         with DAG(name="main", inputs=as_inputs(arguments)):
             first = checkout_t(name="checkout", arguments=passthrough("git_rev", "image"))
@@ -198,17 +240,24 @@ def pipeline_template(pipeline: Pipeline, d: Deployment, ray_version: str) -> Wo
     return wt
 
 
-def stage_tasks(
-    name: str, pipeline: Pipeline, stage_t: Container, ray: tuple[Resource, Container] | None
-) -> list[Task]:
-    """A DVC stage's tasks: one `stage` step, or for the Ray stage a RayJob and then its import."""
+class RayTemplates(NamedTuple):
+    """The Ray stage's templates: decide, run on Ray, bring back."""
+
+    check: Container
+    run: Resource
+    import_: Container
+
+
+def stage_tasks(name: str, pipeline: Pipeline, stage_t: Container, ray: RayTemplates | None) -> list[Task]:
+    """A DVC stage's tasks: one `stage` step on the image that has what the stage imports; for the Ray
+    stage a check, the RayJob (only when the check says it must run) and the import."""
     if name != pipeline.ray_stage or ray is None:
-        return [stage_t(name=task_name(name), arguments={"stage": name, **passthrough("force", "image")})]
-    ray_t, import_t = ray
+        image = {"image": arg(stage_image(pipeline.dataset, name))}
+        return [stage_t(name=task_name(name), arguments={"stage": name, "force": arg("force"), **image})]
+    check = ray.check(name=f"check-{task_name(name)}", arguments={"stage": name, **passthrough("force", "image")})
+    must_run = f"{check.get_parameter('run').value}"
     force_flag = flag("force", "--force", "--no-force")
     ray_args = {"stage": name, "commit": COMMIT, "force_flag": force_flag, **passthrough("ray_image")}
-    run = ray_t(name=task_name(name), arguments=ray_args)
-    return [
-        run,
-        import_t(name=f"import-{task_name(name)}", arguments={"stage": name, **passthrough("image")}),
-    ]
+    run = ray.run(name=task_name(name), arguments=ray_args, when=f"{must_run} == true")
+    import_args = {"stage": name, "ran": must_run, **passthrough("image")}
+    return [check, run, ray.import_(name=f"import-{task_name(name)}", arguments=import_args)]

@@ -17,7 +17,7 @@ from workflows.common import (
     secret_env,
     sized_resources,
 )
-from workflows.deployment import CONFIG_MAP, Deployment
+from workflows.deployment import CONFIG_MAP, GIT_SSH_DIR, Deployment
 from workflows.profiles import Pipeline
 
 NAME = f"embed-{WORKFLOW_UID}"
@@ -25,23 +25,33 @@ UID_LABEL = "data-registry/workflow-uid"
 SIZING = ("cpu_request", "cpu_limit", "memory_request", "memory_limit", "gpus", "ray_workers")
 HEAD_RESOURCES = {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "8Gi"}}
 POD_SECURITY = {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS}
+DEADLINE = 6 * 3600
+# Once the job finished, its cluster (and GPUs) go after this many seconds; the exit handler deletes the rest.
+TTL_AFTER_FINISHED = 60
+# Every Ray pod reads the source release from the registry's git URL (never the head's clone).
+REGISTRY_URL_ENV = {"name": "DREG_REGISTRY_URL", "valueFrom": {"configMapKeyRef": {"name": CONFIG_MAP, "key": "GIT_REPO_URL"}}}
 
 
 def ray_container(name: str, d: Deployment, resources: dict[str, Any]) -> dict[str, Any]:
-    """A Ray pod's container: the Ray image, cluster settings, credentials and lineage."""
+    """A Ray pod's container: the Ray image, cluster settings, the registry URL, credentials and lineage."""
     env: list[Env] = [*lineage_env("ray_image"), secret_env("GITHUB_TOKEN", d.git_token), *data_env(d)]
     return {
         "name": name,
         "image": arg("ray_image"),
         "envFrom": [{"configMapRef": {"name": CONFIG_MAP}}],
-        "env": [e.build().model_dump(by_alias=True, exclude_none=True) for e in env],
+        "env": [REGISTRY_URL_ENV, *(e.build().model_dump(by_alias=True, exclude_none=True) for e in env)],
+        "volumeMounts": [{"name": "git-ssh", "mountPath": GIT_SSH_DIR, "readOnly": True}],
         "resources": resources,
     }
 
 
-def pod(labels: dict[str, str], spec: dict[str, Any]) -> dict[str, Any]:
-    """A Ray pod template running as the workflow's non-root user."""
-    return {"metadata": {"labels": labels}, "spec": {"securityContext": POD_SECURITY, **spec}}
+def pod(labels: dict[str, str], spec: dict[str, Any], d: Deployment) -> dict[str, Any]:
+    """A Ray pod template running as the workflow's non-root user, with the git SSH key (if any)."""
+    ssh = {"name": "git-ssh", "secret": {"secretName": d.git_ssh_secret, "optional": True, "defaultMode": 0o440}}
+    return {
+        "metadata": {"labels": labels},
+        "spec": {"securityContext": POD_SECURITY, **spec, "volumes": [ssh]},
+    }
 
 
 def worker_group(labels: dict[str, str], d: Deployment) -> dict[str, Any]:
@@ -57,6 +67,7 @@ def worker_group(labels: dict[str, str], d: Deployment) -> dict[str, Any]:
         "template": pod(
             labels,
             {"nodeSelector": d.gpu_node_selector, "tolerations": d.gpu_tolerations, "containers": [worker]},
+            d,
         ),
     }
 
@@ -70,7 +81,7 @@ def rayjob_manifest(pipeline: Pipeline, d: Deployment, ray_version: str) -> dict
     )
     head = {
         "rayStartParams": {"dashboard-host": "0.0.0.0", "num-cpus": "0"},
-        "template": pod(labels, {"containers": [ray_container("ray-head", d, HEAD_RESOURCES)]}),
+        "template": pod(labels, {"containers": [ray_container("ray-head", d, HEAD_RESOURCES)]}, d),
     }
     return {
         "apiVersion": "ray.io/v1",
@@ -80,8 +91,8 @@ def rayjob_manifest(pipeline: Pipeline, d: Deployment, ray_version: str) -> dict
             "entrypoint": entrypoint,
             "submissionMode": "K8sJobMode",
             "shutdownAfterJobFinishes": True,
-            "ttlSecondsAfterFinished": 3600,
-            "activeDeadlineSeconds": 6 * 3600,
+            "ttlSecondsAfterFinished": TTL_AFTER_FINISHED,
+            "activeDeadlineSeconds": DEADLINE,
             "backoffLimit": 0,
             "rayClusterSpec": {
                 "rayVersion": ray_version,

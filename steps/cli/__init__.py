@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 
 from steps.cli import release
+from steps.cli.access import get_command, ls_command
 from steps.cli.add import add_command
 from steps.cli.catalog import catalog_app
 from steps.cli.diff import diff_command
 from steps.cli.handoff import handoff_app
 from steps.cli.prompts import prompts_app
 from steps.cli.search import search_command
+from steps.cli.stages import history_command, promote_command
 from steps.errors import DregError
 from steps.kit.stage import report_error
 
@@ -22,8 +26,25 @@ app = typer.Typer(
     help="Versioned datasets as DVC pipelines, released as immutable git tags.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
+
+
+def show_version(value: bool) -> None:
+    """`dreg --version`: the installed data-registry version."""
+    if value:
+        try:
+            typer.echo(f"dreg {version('data-registry')}")
+        except PackageNotFoundError:
+            typer.echo("dreg (not installed: run `make venv`)")
+        raise typer.Exit()
+
+
+@app.callback()
+def root_options(
+    _version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
+                                           help="Print the version and exit.")] = False,
+) -> None:
+    """Versioned datasets as DVC pipelines, released as immutable git tags."""
 
 app.command("list")(release.list_cmd)
 app.command("stage")(release.stage_cmd)
@@ -34,6 +55,10 @@ app.command("verify")(release.verify_cmd)
 app.command("add")(add_command)
 app.command("diff")(diff_command)
 app.command("search")(search_command)
+app.command("get")(get_command)
+app.command("ls")(ls_command)
+app.command("promote")(promote_command)
+app.command("history")(history_command)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(handoff_app, name="handoff", hidden=True)  # cluster plumbing: the Ray hand-off, not a user command

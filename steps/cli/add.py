@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
+from steps.cli.release import complete_dataset, in_registry
 from steps.registry.versions import Bump
 
 
 def add_command(
-    dataset: str,
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", autocompletion=complete_dataset, show_default=False)],
     files: Annotated[list[Path], typer.Argument(help="Files to track (e.g. questions.csv).", show_default=False)],
     bump: Annotated[Bump, typer.Option("--bump", help="Version part to bump.")] = "patch",
     push: Annotated[bool, typer.Option("--push", help="Push the release commit and tag to origin.")] = False,
@@ -21,4 +22,6 @@ def add_command(
     """Track curated files of DATASET (dvc add), push the data and release them as a new version."""
     from steps.registry.curate import add_files
 
+    files = [f.resolve() for f in files]  # named from where dreg was called, before it moves to the registry root
+    in_registry()
     add_files(dataset, files, bump=bump, push=push, new=new)

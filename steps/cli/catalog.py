@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console(highlight=False)
+from steps.cli.output import make_console
+
+console = make_console()
 catalog_app = typer.Typer(help="The browsable catalogue: a static HTML site of the registry's releases.",
                           no_args_is_help=True)
 
@@ -23,5 +24,10 @@ def build_cmd(
     """Render index, dataset pages, cards, lineage graphs, plots and drift from the release tags."""
     from steps.catalog.build import build_site
 
+    output = output.resolve()  # named from where dreg was called
+    if repo is None:
+        from steps.cli.release import in_registry
+
+        in_registry()
     index, count = build_site(output, repo, Path.cwd())
     console.print(f"catalogue of {count} dataset(s): {index}", soft_wrap=True)

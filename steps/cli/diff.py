@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from steps.registry.diff import DEFAULT_THRESHOLD_PCT, SECTIONS, Change, diff_metadata, load_metadata
+from steps.cli.output import JsonFlag, RepoOption, make_console, print_json
+from steps.cli.release import complete_ref, in_registry, release_metadata
+from steps.registry.diff import DEFAULT_THRESHOLD_PCT, SECTIONS, Change, diff_metadata
 from steps.registry.versions import Version, resolve_ref
 
-console = Console(highlight=False)
+console = make_console()
 
 
 def fmt(value: Any) -> str:
@@ -47,21 +49,25 @@ def render(a: Version, b: Version, changes: list[Change], threshold: float) -> N
 
 
 def diff_command(
-    ref_a: Annotated[str, typer.Argument(metavar="DATASET@A")],
-    ref_b: Annotated[str, typer.Argument(metavar="DATASET@B")],
+    ref_a: Annotated[str, typer.Argument(metavar="DATASET@A", autocompletion=complete_ref, show_default=False)],
+    ref_b: Annotated[str, typer.Argument(metavar="DATASET@B", autocompletion=complete_ref, show_default=False)],
     threshold: Annotated[float, typer.Option("--threshold", min=0,
                                              help="Flag relative changes above this many percent.")]
     = DEFAULT_THRESHOLD_PCT,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
+    repo: RepoOption = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """What changed between two versions: params, sources, sample counts, class distributions, statistics."""
-    a, b = resolve_ref(ref_a), resolve_ref(ref_b)
-    changes = diff_metadata(load_metadata(a), load_metadata(b), threshold / 100)
+    root = Path(".") if repo else in_registry()
+    a, b = resolve_ref(ref_a, root, repo=repo), resolve_ref(ref_b, root, repo=repo)
+    changes = diff_metadata(release_metadata(a, root, repo), release_metadata(b, root, repo), threshold / 100)
     if as_json:
-        doc = {"from": a.tag, "to": b.tag, "threshold": threshold / 100,
-               "flagged": sum(c.flagged for c in changes),
-               "changes": [{**asdict(c), "rel": None if c.rel is None or math.isinf(c.rel) else c.rel}
-                           for c in changes]}
-        typer.echo(json.dumps(doc, indent=2, default=str))
+        print_json(diff_doc(a, b, changes, threshold / 100))
         return
     render(a, b, changes, threshold / 100)
+
+
+def diff_doc(a: Version, b: Version, changes: list[Change], threshold: float) -> dict[str, Any]:
+    """The `--json` shape (docs/cli-json.md): both tags, the threshold and every change (`rel` null when new)."""
+    return {"from": a.tag, "to": b.tag, "threshold": threshold, "flagged": sum(c.flagged for c in changes),
+            "changes": [{**asdict(c), "rel": None if c.rel is None or math.isinf(c.rel) else c.rel} for c in changes]}

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from steps.config import get_settings
+from steps.kit.files import write_bytes
 from steps.registry.dvc import open_repo
 
 handoff_app = typer.Typer(
@@ -42,16 +43,44 @@ def export_command(
     typer.echo(f"exported {dataset}:{stage} at {bundle['commit'][:12]} under {key}")
 
 
+@handoff_app.command("check")
+def check_command(
+    dataset: str,
+    stage: str,
+    result: Annotated[Path, typer.Option("--result", help="file to write true (must run) or false to")],
+    force: Annotated[bool, typer.Option("--force/--no-force", help="always run")] = False,
+    remote: Remote = None,
+) -> None:
+    """Decide before any GPU is requested whether the stage must run here (its lock and the remote)."""
+    from steps.registry.handoff import run_reasons
+
+    with open_repo(Path.cwd()) as repo:
+        reasons = ["forced"] if force else run_reasons(repo, dataset, stage, _remote(remote))
+    write_bytes(result, b"true" if reasons else b"false")
+    if reasons:
+        typer.echo(f"{dataset}:{stage} must run: {'; '.join(reasons)}")
+    else:
+        typer.echo(f"{dataset}:{stage}: nothing to do (lock matches, outputs are on the remote)")
+
+
 @handoff_app.command("import")
 def import_command(
     dataset: str,
     stage: str,
     key: Key,
     remote: Remote = None,
+    ran: Annotated[
+        bool, typer.Option("--ran/--skipped", help="the stage ran (import its hand-off) or was not needed")
+    ] = True,
 ) -> None:
-    """Merge an exported stage into this checkout: lock entry, uncached files, pulled outputs."""
-    from steps.registry.handoff import import_stage
+    """Merge an exported stage into this checkout: lock entry, uncached files, pulled outputs; for a
+    stage that did not need to run, pull its locked outputs."""
+    from steps.registry.handoff import import_stage, restore_stage
 
+    if not ran:
+        restore_stage(Path.cwd(), dataset, stage, _remote(remote), open_repo)
+        typer.echo(f"{dataset}:{stage} did not need to run: pulled its locked outputs")
+        return
     bundle = import_stage(Path.cwd(), dataset, stage, key, _remote(remote), open_repo)
     typer.echo(f"imported {dataset}:{stage} ({len(bundle['lock'].get('outs', []))} outputs) from {key}")
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console(highlight=False)
+from steps.cli.output import make_console
+
+console = make_console()
 prompts_app = typer.Typer(help="Versioned prompt templates in the MLflow Prompt Registry.", no_args_is_help=True)
 
 
@@ -17,8 +18,10 @@ def register_command(
     alias: Annotated[str | None, typer.Option("--alias", help="Also point this alias at the version.")] = None,
 ) -> None:
     """Register prompts/<name>.yaml in MLflow; a new version only when the text changed."""
+    from steps.cli.release import in_registry
     from steps.sources.prompts import prompt_files, read_prompt_file, redact, register, tracking_uri
 
+    in_registry()
     uri = tracking_uri()
     for path in prompt_files(names):
         prompt = read_prompt_file(path)
@@ -31,7 +34,12 @@ def register_command(
 @prompts_app.command("alias")
 def alias_command(name: str, alias: str, version: int) -> None:
     """Point ALIAS of prompt NAME at VERSION."""
+    from steps.config import get_settings
     from steps.sources.prompts import set_alias
 
+    if not get_settings().mlflow_tracking_uri:
+        from steps.cli.release import in_registry
+
+        in_registry()  # the embedded store lives in the registry's .dreg/
     set_alias(name, alias, version)
     console.print(f"{name}@{alias} -> version {version}")

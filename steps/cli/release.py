@@ -4,20 +4,78 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from steps import layout
+from steps.cli.output import JsonFlag, RepoOption, make_console, print_json, shown
 from steps.errors import DregError
-from steps.registry.pipelines import all_datasets, check_params, require_pipeline, stages_of
+from steps.registry.pipelines import all_datasets, check_params, require_pipeline, require_registry, stages_of
+from steps.registry.versions import Version
 
-console = Console(highlight=False)
+console = make_console()
+
+
+def in_registry() -> Path:
+    """The registry this command runs in (cwd or above; "not a data registry" otherwise), made the working dir."""
+    root = require_registry()
+    os.chdir(root)
+    return root
+
+
+def release_metadata(v: Version, root: Path | str, repo: str | None) -> dict[str, Any]:
+    """metadata.json as released in `v`, of this checkout or of `--repo` (curated releases have none: one error)."""
+    from steps.registry.remote import show_at
+
+    text = show_at(v.tag, layout.metadata_json(v.dataset), root, repo=repo)
+    if text is None:
+        raise DregError(f"{v.tag} has no metadata.json", "curated datasets carry no metadata; see `dreg list`")
+    return json.loads(text)
+
+
+def tag_commit(tag: str, root: Path | str, repo: str | None) -> str | None:
+    """The commit a release tag points at (local tag, or the remote's peeled ref), None if unknown."""
+    from steps.git import git
+    from steps.registry.versions import remote_refs
+
+    if repo is not None:
+        return remote_refs(repo).get(tag)
+    proc = git("rev-list", "-n1", f"refs/tags/{tag}", "--", cwd=root, check=False)
+    return proc.stdout.strip() or None
+
+
+def complete_dataset(incomplete: str) -> list[str]:
+    """Shell completion: the registry's dataset names (nothing outside a registry)."""
+    try:
+        return [d for d in all_datasets(require_registry()) if d.startswith(incomplete)]
+    except DregError:
+        return []
+
+
+def complete_ref(incomplete: str) -> list[str]:
+    """Shell completion: dataset names, then `DATASET@VERSION` from the local release tags."""
+    from steps.registry.versions import list_versions
+
+    dataset, at, _ = incomplete.partition("@")
+    if not at:
+        return complete_dataset(incomplete)
+    try:
+        names = [v.semver for v in list_versions(dataset, require_registry())] + ["latest"]
+    except DregError:
+        return []
+    return [f"{dataset}@{n}" for n in names if f"{dataset}@{n}".startswith(incomplete)]
+
+
+DatasetArg = Annotated[str, typer.Argument(metavar="DATASET", autocompletion=complete_dataset, show_default=False)]
+RefArg = Annotated[str, typer.Argument(metavar="DATASET[@VERSION]", autocompletion=complete_ref,
+                                       help="DATASET, DATASET@1.2.0, DATASET@v1.2.0, DATASET@latest, DATASET@<stage> "
+                                            "or the tag DATASET-v1.2.0.", show_default=False)]
 
 
 class MessageOnly(logging.Formatter):
@@ -39,25 +97,41 @@ def setup_dvc_logging() -> None:
     logger.propagate = False
 
 
-def list_cmd() -> None:
-    """Datasets and their published versions, newest first."""
-    from steps.registry.versions import list_versions
+def list_cmd(repo: RepoOption = None, as_json: JsonFlag = False) -> None:
+    """Datasets, their published versions (newest first) and promotion stages; `--repo` reads another registry."""
+    from steps.registry.stages import local_refs, stage_assignments
+    from steps.registry.versions import parse_tag, remote_refs, versions_in
 
-    table = Table("dataset", "latest", "versions")
-    for dataset in all_datasets():
-        versions = list_versions(dataset)
-        table.add_row(dataset, versions[0].tag if versions else "-", " ".join(v.semver for v in versions) or "-")
+    root = Path(".") if repo else in_registry()
+    refs = remote_refs(repo) if repo else local_refs(root)  # read once: release tags and promotion tags alike
+    tags = sorted(t for t in refs if parse_tag(t))
+    names = {v.dataset for v in map(parse_tag, tags) if v} | (set() if repo else set(all_datasets(root)))
+    rows = []
+    for dataset in sorted(names):
+        versions = versions_in(tags, dataset)
+        rows.append({"dataset": dataset, "latest": versions[0].semver if versions else None,
+                     "tag": versions[0].tag if versions else None, "versions": [v.semver for v in versions],
+                     "tags": [v.tag for v in versions],
+                     "stages": stage_assignments(dataset, root, refs) if versions else {}})
+    if as_json:
+        print_json({"repo": repo, "datasets": rows})
+        return
+    table = Table("dataset", "latest", "versions", "stages")
+    for row in rows:
+        stages = " ".join(f"{stage}={semver}" for stage, semver in sorted(row["stages"].items()))
+        table.add_row(row["dataset"], shown(row["tag"]), " ".join(row["versions"]) or "-", stages or "-")
     console.print(table)
 
 
 def stage_cmd(
-    dataset: str,
-    stage: str,
+    dataset: DatasetArg,
+    stage: Annotated[str, typer.Argument(metavar="STAGE", show_default=False)],
     force: Annotated[bool, typer.Option("--force/--no-force", help="Run even if DVC sees no change.")] = False,
 ) -> None:
     """Run one DVC stage of a pipeline (what an Argo step calls)."""
     from steps.registry.dvc import open_repo, reproduce
 
+    in_registry()
     require_pipeline(dataset)
     if stage not in stages_of(dataset):
         raise DregError(f"{dataset} has no stage {stage[:40]!r}", f"stages: {', '.join(stages_of(dataset))}")
@@ -79,7 +153,7 @@ Push = Annotated[bool, typer.Option("--push", help="Push the release commit and 
 
 
 def run_cmd(
-    dataset: str,
+    dataset: DatasetArg,
     force: Annotated[bool, typer.Option("--force/--no-force", help="Rerun every stage.")] = False,
     bump: Bump = BumpKind.patch,
     automated: Automated = False,
@@ -90,6 +164,7 @@ def run_cmd(
     from steps.registry.dvc import open_repo, reproduce
     from steps.registry.release import publish_release
 
+    in_registry()
     require_pipeline(dataset)
     check_params(dataset)
     setup_dvc_logging()
@@ -100,68 +175,89 @@ def run_cmd(
         publish_release(dataset, bump=bump.value, automated=automated, push=push, repo=repo)
 
 
-def publish_cmd(dataset: str, bump: Bump = BumpKind.patch, automated: Automated = False, push: Push = False) -> None:
+def publish_cmd(dataset: DatasetArg, bump: Bump = BumpKind.patch, automated: Automated = False,
+                push: Push = False) -> None:
     """Publish what is reproduced as a new version (data pushed and checked before the tag)."""
     from steps.registry.release import publish_release
 
+    in_registry()
     require_pipeline(dataset)
     check_params(dataset)
     publish_release(dataset, bump=bump.value, automated=automated, push=push)
 
 
-def show_cmd(ref: Annotated[str, typer.Argument(metavar="DATASET[@VERSION]")]) -> None:
-    """Metadata summary and lineage of a version (default: latest)."""
-    from steps.git import git_out, show_file
-    from steps.registry.diff import flatten
+def show_cmd(ref: RefArg, repo: RepoOption = None, as_json: JsonFlag = False) -> None:
+    """Metadata summary and lineage of a version (default: latest); `--repo` reads another registry."""
     from steps.registry.versions import resolve_ref
 
-    v = resolve_ref(ref)
-    text = show_file(v.tag, layout.metadata_json(v.dataset))
-    if text is None:
-        raise DregError(f"{v.tag} has no metadata.json", "curated datasets carry no metadata")
-    meta = json.loads(text)
-    lineage = meta.get("lineage", {})
-    console.print(f"[bold]{v.tag}[/bold]  commit {git_out('rev-list', '-n1', v.tag)[:10]}  "
-                  f"created {lineage.get('created_at', '?')}")
+    root = Path(".") if repo else in_registry()
+    v = resolve_ref(ref, root, repo=repo)
+    meta = release_metadata(v, root, repo)
+    commit = tag_commit(v.tag, root, repo)
+    if as_json:
+        print_json({"dataset": v.dataset, "version": v.semver, "tag": v.tag, "commit": commit, "metadata": meta})
+        return
+    lineage = meta.get("lineage") or {}
+    console.print(f"[bold]{v.tag}[/bold]  commit {shown(commit and commit[:10])}  "
+                  f"created {shown(lineage.get('created_at'))}")
+    console.print(show_table(meta))
+
+
+def show_table(meta: dict[str, Any]) -> Table:
+    """Splits, metrics, classes, sources, upstream releases, params and lineage; unset fields shown as "-"."""
+    from steps.registry.diff import flatten
+
+    lineage = meta.get("lineage") or {}
     table = Table("field", "value", show_header=False, box=None)
-    for split, info in sorted(meta.get("splits", {}).items()):
-        table.add_row(f"split {split}", f"{info.get('num_samples')} samples")
-    for key, value in flatten(meta.get("metrics", {})).items():
+    for split, info in sorted((meta.get("splits") or {}).items()):
+        table.add_row(f"split {split}", f"{shown(info.get('num_samples'))} samples")
+    for key, value in flatten(meta.get("metrics") or {}).items():
         if not isinstance(value, (dict, list)) and "distribution" not in key:
-            table.add_row(f"metric {key}", str(value))
-    label = meta.get("schema", {}).get("features", {}).get("label", {})
+            table.add_row(f"metric {key}", shown(value))
+    label = ((meta.get("schema") or {}).get("features") or {}).get("label") or {}
     if label.get("classes"):
         table.add_row("classes", ", ".join(map(str, label["classes"])))
-    source = lineage.get("source", {})
-    table.add_row("source kind", str(source.get("kind")))
-    for f in source.get("files", []):
-        table.add_row("source", f"{f.get('url')}  sha256 {str(f.get('sha256'))[:16]}…")
-    for name, tag in sorted(lineage.get("upstream", {}).items()):
-        table.add_row("upstream", f"{name}: {tag}")
-    for key, value in flatten(lineage.get("params", {})).items():
-        table.add_row(f"param {key}", str(value))
+    source = lineage.get("source") or {}
+    table.add_row("source kind", shown(source.get("kind")))
+    for f in source.get("files") or []:
+        digest = f.get("sha256")
+        table.add_row("source", f"{shown(f.get('url'))}  sha256 {digest[:16] + '…' if digest else '-'}")
+    for name, tag in sorted((lineage.get("upstream") or {}).items()):
+        table.add_row("upstream", f"{name}: {shown(tag)}")
+    for key, value in flatten(lineage.get("params") or {}).items():
+        table.add_row(f"param {key}", shown(value))
     for key in ("code_commit", "docker_image_tag", "argo_workflow_uid"):
-        table.add_row(key, str(lineage.get(key)))
-    console.print(table)
+        table.add_row(key, shown(lineage.get(key)))
+    return table
 
 
 def verify_cmd(
-    tag: Annotated[str | None, typer.Argument(help="Release tag, e.g. wine-quality-v1.0.0.")] = None,
+    ref: Annotated[str | None, typer.Argument(metavar="DATASET[@VERSION]", autocompletion=complete_ref,
+                                              help="The version to check: fashion-mnist, fashion-mnist@1.0.0 or the "
+                                                   "tag fashion-mnist-v1.0.0 (one grammar, as in show and diff).",
+                                              show_default=False)] = None,
     remote_only: Annotated[bool, typer.Option("--remote-only", help="Read every object back from the DVC remote and "
                                               "check its hash (no rebuild).")] = False,
     all_tags: Annotated[bool, typer.Option("--all", help="With --remote-only: audit every release tag.")] = False,
 ) -> None:
     """Rebuild a version from its pinned inputs and compare every output with the tag's dvc.lock (or, with
     --remote-only, audit what the DVC remote holds for it)."""
+    from steps.registry.versions import release_tags, resolve_ref
+
+    root = in_registry()
     if remote_only:
-        audit_cmd(tag, all_tags)
+        if (ref is None) == (not all_tags):
+            raise DregError("give one version or --all", "e.g. dreg verify --remote-only --all")
+        audit_cmd(release_tags(root) if all_tags else [resolve_ref(ref, root).tag], root)
         return
-    if tag is None or all_tags:
-        raise DregError("verify needs one TAG (--all only with --remote-only)", "e.g. dreg verify wine-quality-v1.0.0")
+    if ref is None or all_tags:
+        raise DregError("verify needs one version (--all only with --remote-only)",
+                        "e.g. dreg verify wine-quality@1.0.0")
     from steps.registry.verify import verify_release
 
+    tag = resolve_ref(ref, root).tag
     setup_dvc_logging()
-    report = verify_release(tag, Path.cwd())
+    report = verify_release(tag, root)
     for path in report.matched:
         console.print(f"[green]match[/green]   {path}")
     for path, (expected, got) in report.differ.items():
@@ -169,16 +265,14 @@ def verify_cmd(
     if not report.reproducible:
         raise DregError(f"{tag} is not reproducible: {len(report.differ)} output(s) differ", "see the list above")
     console.print(f"[bold green]{tag} is reproducible[/bold green] ({len(report.matched)} outputs match)")
-    audit_cmd(tag, all_tags=False)
+    audit_cmd([tag], root)
 
 
-def audit_cmd(tag: str | None, all_tags: bool) -> None:
+def audit_cmd(tags: list[str], root: Path) -> None:
     """`verify --remote-only`: each tag's objects read back from the DVC remote; exit 1 if any is missing or bad."""
-    from steps.registry.verify import audit_remote, release_tags
+    from steps.registry.verify import audit_remote
 
-    if (tag is None) == (not all_tags):
-        raise DregError("give one TAG or --all", "e.g. dreg verify --remote-only --all")
-    reports = audit_remote(release_tags(Path.cwd()) if all_tags else [tag], Path.cwd())
+    reports = audit_remote(tags, root)
     for report in reports:
         for problem in report.problems:
             console.print(f"[red]bad[/red] {report.tag}: {problem}", soft_wrap=True)

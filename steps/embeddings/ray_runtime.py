@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 
@@ -12,6 +13,13 @@ from steps.config import get_settings
 from steps.errors import DregError
 
 err_console = Console(stderr=True, highlight=False)
+
+
+def code_runtime_env() -> dict[str, list[str]]:
+    """A Ray runtime_env shipping the driver's `steps` package to every worker (the same code revision)."""
+    import steps
+
+    return {"py_modules": [str(Path(steps.__file__).resolve().parent)]}
 
 
 @contextmanager
@@ -24,8 +32,8 @@ def ray_session() -> Iterator[None]:
     if started:
         address = get_settings().ray_address
         try:
-            if address:
-                ray.init(address=address, logging_level=logging.WARNING)
+            if address:  # workers import this driver's code (its checkout at the run's commit), not the image's
+                ray.init(address=address, logging_level=logging.WARNING, runtime_env=code_runtime_env())
             else:
                 es = get_settings()
                 ray.init(num_cpus=es.ray_num_cpus, object_store_memory=es.ray_object_store_mb * 2**20,

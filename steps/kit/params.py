@@ -41,6 +41,21 @@ def read_params_file(path: Path) -> dict[str, Any]:
     return data
 
 
+_MISSING = object()
+
+
+def param_value(doc: dict[str, Any], key: str) -> Any:
+    """A params value as dvc.lock names it: a top-level key (`process`) or a dotted leaf (`process.num_samples`)."""
+    if key in doc:
+        return doc[key]
+    value: Any = doc
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
 def validate_params(data: dict[str, Any], model: type[M], source: str) -> M:
     """Validate a params mapping; the first problem becomes a one-line DregError."""
     try:

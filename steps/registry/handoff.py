@@ -72,6 +72,75 @@ def _changed(repo: Any, dataset: str, stage: str) -> list[Any]:
     return [change for changes in status.values() for change in changes]
 
 
+# What `dvc status` reports for an output that is only absent here; the remote can still supply it.
+ABSENT = frozenset({"deleted", "not in cache"})
+
+
+def _describe(change: Any) -> list[str]:
+    """One `dvc status` entry as readable reasons; outputs only absent from the workspace are left out."""
+    if not isinstance(change, dict):
+        return [str(change)]
+    reasons = []
+    for kind, detail in change.items():
+        if kind == "changed outs" and isinstance(detail, dict):
+            reasons += [f"output {path} {state}" for path, state in detail.items() if state not in ABSENT]
+        elif isinstance(detail, dict):
+            reasons.append(f"{kind}: {', '.join(f'{k} {v}' for k, v in sorted(detail.items()))}")
+        else:
+            reasons.append(f"{kind}: {detail}")
+    return reasons
+
+
+def run_reasons(repo: Any, dataset: str, stage: str, remote: str | None = None) -> list[str]:
+    """Why the stage must run in this checkout; empty when its lock entry matches its command, params and
+    deps and the remote holds its locked outputs (then pulling them is all there is to do)."""
+    root = Path(repo.root_dir)
+    path = lock_file(root, dataset)
+    lock = (load_yaml(path.read_text()) or {}) if path.exists() else {}
+    if not (lock.get("stages") or {}).get(stage):
+        return [f"{path.relative_to(root)} has no entry for stage {stage!r}"]
+    reasons = [reason for change in _changed(repo, dataset, stage) for reason in _describe(change)]
+    found = _stage(repo, dataset, stage)
+    for out in found.outs:
+        if not out.use_cache and not (root / str(out.def_path)).exists():
+            reasons.append(f"uncached output {out.def_path} is missing")
+    oids = {str(out.def_path): out.hash_info.value for out in found.outs if out.use_cache and out.hash_info}
+    if oids and not reasons:
+        try:
+            odb = repo.cloud.get_remote_odb(name=remote, command="handoff")
+            present = set(odb.oids_exist(list(oids.values())))
+        except Exception as exc:  # noqa: BLE001 (unreachable remote: run rather than guess)
+            return [f"cannot list the DVC remote: {str(exc).splitlines()[0][:200]}"]
+        reasons += [f"output {out} is not on the DVC remote" for out, oid in oids.items() if oid not in present]
+    return reasons
+
+
+def pull_stage(repo: Any, dataset: str, stage: str, remote: str | None) -> list[Any]:
+    """Pull the stage's locked outputs and git-ignore the cached ones as `dvc repro` does (so publish commits the same
+    files as a local run); what still differs from the lock afterwards."""
+    repo.pull(targets=[layout.stage_target(repo.root_dir, dataset, stage)], remote=remote)
+    for out in _stage(repo, dataset, stage).outs:
+        if out.use_cache:
+            out.ignore()
+    return _changed(repo, dataset, stage)
+
+
+def restore_stage(
+    root: Path, dataset: str, stage: str, remote: str | None = None, open_repo: RepoFactory | None = None
+) -> None:
+    """The stage did not need to run: pull its locked outputs; afterwards DVC sees it as up to date."""
+    from dvc.repo import Repo
+
+    factory: RepoFactory = open_repo or (lambda path: Repo(str(path)))
+    with factory(Path(root)) as repo:
+        changed = pull_stage(repo, dataset, stage, remote)
+    if changed:
+        raise DregError(
+            f"{dataset}: stage {stage!r} differs from its lock after pulling its outputs: {changed}",
+            "rerun the workflow with force=true",
+        )
+
+
 def export_stage(repo: Any, dataset: str, stage: str, key: str, remote: str | None = None) -> dict[str, Any]:
     """Push the stage's cached outputs and write its hand-off bundle to the DVC remote."""
     root = Path(repo.root_dir)
@@ -165,8 +234,7 @@ def import_stage(
     for rel, content in bundle["files"].items():
         write_bytes(root / rel, base64.b64decode(content))
     with factory(root) as repo:
-        repo.pull(targets=[layout.stage_target(root, dataset, stage)], remote=remote)
-        changed = _changed(repo, dataset, stage)
+        changed = pull_stage(repo, dataset, stage, remote)
     if changed:
         raise DregError(f"{dataset}: stage {stage!r} still differs after import: {changed}")
     return bundle
@@ -176,16 +244,21 @@ def run_remote(
     dataset: str, stage: str, rev: str, key: str, force: bool, repo_url: str, workdir: Path | None = None
 ) -> Path:
     """What the Ray head runs: clone at `rev`, `dreg stage` there, then `dreg handoff export`."""
+    if Path(repo_url).exists() and "://" not in repo_url:
+        repo_url = str(Path(repo_url).resolve())
     clone = Path(workdir or tempfile.mkdtemp(prefix="dreg-")) / "repo"
     _run(["git", "clone", "--quiet", repo_url, str(clone)], Path.cwd())
     _run(["git", "checkout", "--quiet", rev], clone)
     dreg = [sys.executable, "-c", "from steps.cli import main; main()"]
-    _run([*dreg, "stage", dataset, stage, *(["--force"] if force else [])], clone)
+    # The stage's Ray tasks read source releases from the registry's URL: workers have no such clone.
+    env = {"DREG_REGISTRY_URL": repo_url}
+    _run([*dreg, "stage", dataset, stage, *(["--force"] if force else [])], clone, env)
     _run([*dreg, "handoff", "export", dataset, stage, "--key", key], clone)
     return clone
 
 
-def _run(command: list[str], cwd: Path) -> None:
-    result = subprocess.run(command, cwd=cwd, env={**os.environ, "PYTHONPATH": str(cwd)}, check=False)
+def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    environment = {**os.environ, "PYTHONPATH": str(cwd), **(env or {})}
+    result = subprocess.run(command, cwd=cwd, env=environment, check=False)
     if result.returncode != 0:
         raise DregError(f"`{' '.join(command[:4])} ...` failed with exit code {result.returncode}")

@@ -9,9 +9,9 @@ from types import ModuleType
 from steps import layout
 from steps.errors import DregError
 from steps.kit.files import load_yaml
-from steps.kit.params import read_params_file
+from steps.kit.params import param_value, read_params_file
 from steps.layout import curated_datasets, pipeline_datasets
-from steps.registry.versions import check_dataset
+from steps.registry.versions import check_dataset, unknown_dataset
 
 
 def all_datasets(root: Path | str = ".") -> list[str]:
@@ -24,7 +24,7 @@ def require_pipeline(dataset: str, root: Path | str = ".") -> None:
     check_dataset(dataset)
     known = pipeline_datasets(root)
     if dataset not in known:
-        raise DregError(f"unknown dataset '{dataset}'", f"known pipelines: {', '.join(known) or 'none'}")
+        raise unknown_dataset(dataset, known)
 
 
 def stages_of(dataset: str, root: Path | str = ".") -> list[str]:
@@ -50,7 +50,7 @@ def params_unchanged_since_lock(dataset: str, root: Path | str = ".") -> bool:
     lock = load_yaml(lock_file.read_text()) or {}
     recorded = [section for stage in (lock.get("stages") or {}).values()
                 for section in (stage.get("params") or {}).values()]
-    return bool(recorded) and all(current.get(k) == v for section in recorded for k, v in section.items())
+    return bool(recorded) and all(param_value(current, k) == v for section in recorded for k, v in section.items())
 
 
 def check_params(dataset: str) -> None:
@@ -66,3 +66,19 @@ def check_params(dataset: str) -> None:
     module = dataset_module(dataset)
     if module is not None and hasattr(module, "params"):
         module.params()
+
+
+def require_registry(root: Path | str = ".") -> Path:
+    """The registry's root (a git work tree with `pipelines/`), or "not a data registry" naming what was looked for."""
+    from steps.git import repo_root
+
+    try:
+        top = repo_root(root)
+    except DregError:
+        top = None
+    if top is None or not (top / layout.PIPELINES).is_dir():
+        found = "no git work tree" if top is None else f"git work tree {top} has no {layout.PIPELINES}/ folder"
+        raise DregError(f"not a data registry: {Path(root).resolve()} ({found})",
+                        f"run dreg in a registry clone (a git work tree with {layout.PIPELINES}/); "
+                        "list, show, diff, history, ls and get also read one with --repo URL")
+    return top

@@ -17,6 +17,7 @@ from steps.errors import DregError
 from steps.git import git, show_bytes, show_file
 from steps.kit.files import load_yaml
 from steps.kit.metadata import stable_view
+from steps.kit.params import param_value
 from steps.registry.dvc import lock_outputs, open_repo, reproduce
 from steps.registry.versions import parse_tag
 
@@ -161,7 +162,7 @@ def lock_problems(tag: str, dataset: str, root: Path) -> list[str]:
         for file, sections in (stage.get("params") or {}).items():
             current = load_yaml(show_file(tag, file, root) or "") or {}
             problems += [f"params {file}:{key} differ from dvc.lock" for key, value in sections.items()
-                         if current.get(key) != value]
+                         if param_value(current, key) != value]
         for dep in stage.get("deps") or []:
             recorded, path = dep.get("md5"), dep["path"]
             data = None if path in outs else show_bytes(tag, path, root)

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCHEMAS = ROOT.parent / "shared" / "schemas"
 CHART = ROOT / "charts" / "data-registry"
+# The image tags the cluster deploys (values.yaml requires them); every rendering here starts from them.
+IMAGE_VALUES = CHART / "values-images.yaml"
 SAMPLE_UID = "6c1b3e0a-8d7f-4a52-9e63-2f4b1c0d9e71"
 SAMPLE_GLOBALS = {
     "workflow.uid": SAMPLE_UID,
@@ -176,7 +178,7 @@ def step_inputs(
 
 def helm_template(helm: str, *args: str) -> list[dict[str, Any]]:
     result = subprocess.run(
-        [helm, "template", "data-registry", str(CHART), "--namespace", "data-registry", *args],
+        [helm, "template", "data-registry", str(CHART), "--namespace", "data-registry", "-f", str(IMAGE_VALUES), *args],
         capture_output=True,
         text=True,
         check=False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import yaml
 
 from tests.cluster.support import (
     CHART,
+    IMAGE_VALUES,
     ROOT,
     argo_validator,
     defaults,
@@ -58,7 +60,10 @@ def default_docs(helm: str) -> list[dict[str, Any]]:
 )
 def test_helm_lint(helm: str, values: list[str]) -> None:
     result = subprocess.run(
-        [helm, "lint", str(CHART), "--strict", *values], capture_output=True, text=True, check=False
+        [helm, "lint", str(CHART), "--strict", "-f", str(IMAGE_VALUES), *values],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -73,7 +78,12 @@ def test_templated_argo_documents_validate_strictly(default_docs: list[dict[str,
 
 def test_argo_expressions_survive_helm_templating(default_docs: list[dict[str, Any]]) -> None:
     """With default values the chart ships exactly what the Hera definitions give, `{{...}}` intact."""
-    rendered = render.documents(Deployment(), render.ray_version())
+    tags = yaml.safe_load(IMAGE_VALUES.read_text())
+    images = {
+        "image": f"ghcr.io/opencloudhub/data-registry-pipeline:{tags['image']['tag']}",
+        "ray_image": f"ghcr.io/opencloudhub/data-registry-ray:{tags['rayImage']['tag']}",
+    }
+    rendered = render.documents(replace(Deployment(), **images), render.ray_version())
     templated = {d["metadata"]["name"]: d for d in default_docs if d["apiVersion"] == "argoproj.io/v1alpha1"}
     assert set(templated) == set(rendered)
     for name, doc in rendered.items():
@@ -203,7 +213,10 @@ def test_no_secret_value_reaches_rendered_output(helm: str, tmp_path: Path) -> N
         )
     )
     result = subprocess.run(
-        [helm, "template", "x", str(CHART), "-f", str(values)], capture_output=True, text=True, check=True
+        [helm, "template", "x", str(CHART), "-f", str(IMAGE_VALUES), "-f", str(values)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     text = result.stdout
     for name in ("team-git", "team-s3", "team-pg", "team-mlflow"):
@@ -215,7 +228,7 @@ def test_no_secret_value_reaches_rendered_output(helm: str, tmp_path: Path) -> N
         f"mlflow.tokenSecret.value={fake['mlflow']}",
     ):
         refused = subprocess.run(
-            [helm, "template", "x", str(CHART), "-f", str(values), "--set", attempt],
+            [helm, "template", "x", str(CHART), "-f", str(IMAGE_VALUES), "-f", str(values), "--set", attempt],
             capture_output=True,
             text=True,
             check=False,

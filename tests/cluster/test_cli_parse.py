@@ -14,7 +14,10 @@ from workflows.pipeline import task_name
 from workflows.profiles import PIPELINES, PROFILES
 
 DOCS = load_rendered()
-COMMIT = {"tasks.checkout.outputs.parameters.commit": "0123456789abcdef0123456789abcdef01234567"}
+COMMIT = {
+    "tasks.checkout.outputs.parameters.commit": "0123456789abcdef0123456789abcdef01234567",
+    "tasks.check-embed.outputs.parameters.run": "true",
+}
 
 
 def parse(args: list[str]) -> tuple[list[str], dict[str, Any]]:
@@ -77,6 +80,9 @@ def test_every_step_is_a_valid_dreg_invocation(
             assert path == ["handoff", "run"]
             assert (params["dataset"], params["stage"], params["force"]) == (dataset, task, flags == "true")
             assert params["rev"] == COMMIT["tasks.checkout.outputs.parameters.commit"]
+        elif task.startswith("check-"):
+            assert path == ["handoff", "check"] and task_name(params["stage"]) == task.removeprefix("check-")
+            assert params["force"] is (flags == "true")
         elif task.startswith("import-"):
             assert path == ["handoff", "import"] and task_name(params["stage"]) == task.removeprefix(
                 "import-"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 from typing import Any
@@ -192,15 +193,22 @@ def test_ci_runs_lint_tests_render_check_and_helm() -> None:
     assert re.search(r"^helm-lint:.*\n(\t.*\n)*\t\$\(HELM\) template", cluster_mk, re.MULTILINE)
 
 
-def test_images_build_both_dockerfiles_on_main_and_tags_with_the_sha() -> None:
+def test_images_build_on_code_changes_only_and_tag_by_commit_sha() -> None:
+    """Finding 5: release commits and dataset tags build no image; the only tag is the full commit sha."""
     doc = load(WORKFLOWS / "images.yaml")
-    assert doc["on"]["push"]["branches"] == ["main"] and doc["on"]["push"]["tags"]
+    push = doc["on"]["push"]
+    assert push["branches"] == ["main"] and "tags" not in push
+    globs = push["paths"]
+    assert {"steps/**", "images/**", "pyproject.toml"} <= set(globs)
+    release_commit = ["pipelines/wine-quality/dvc.lock", "data/wine-quality/metadata.json", "data/wine-quality/README.md"]
+    assert not any(fnmatch.fnmatch(path, glob) for path in release_commit for glob in globs)
+    assert fnmatch.fnmatch("steps/kit/files.py", "steps/**")
     (job,) = doc["jobs"].values()
     files = {entry["dockerfile"] for entry in job["strategy"]["matrix"]["include"]}
     assert files == {"images/pipeline.Dockerfile", "images/ray.Dockerfile"}
     assert all((ROOT / f).exists() for f in files)
     meta = next(s for s in job["steps"] if s.get("id") == "meta")
-    assert "type=sha" in meta["with"]["tags"]
+    assert meta["with"]["tags"].split() == ["type=sha,format=long,prefix="], "no mutable branch or tag names"
     build = next(s for s in job["steps"] if s.get("uses", "").startswith("docker/build-push-action"))
     assert build["with"]["push"] is True
 
@@ -218,3 +226,17 @@ def test_run_pipelines_inputs_match_the_catalog() -> None:
     assert 'argo submit -n "$NAMESPACE" --from "workflowtemplate/$template"' in runs
     assert "template=data-pipelines" in runs and "datasets=[" in runs
     assert "Workflow: $link" in runs
+
+
+def test_pipelines_are_submitted_from_an_in_cluster_runner_with_a_verified_cli() -> None:
+    """Finding 7: a self-hosted runner label (configurable), no kubeconfig secret, the argo CLI checked by sha256."""
+    doc = load(WORKFLOWS / "run-pipelines.yaml")
+    job = doc["jobs"]["submit"]
+    assert "vars.ARGO_RUNNER_LABEL" in job["runs-on"] and "ubuntu" not in job["runs-on"]
+    text = (WORKFLOWS / "run-pipelines.yaml").read_text()
+    assert "KUBECONFIG" not in text and "secrets." not in text
+    install = next(s for s in job["steps"] if "argo.gz" in s.get("run", ""))
+    script = install["run"]
+    assert "vars.ARGO_CLI_SHA256" in install["env"]["ARGO_SHA256"]
+    assert script.index("sha256sum -c") < script.index("gunzip"), "verify before unpacking"
+    assert "sudo" not in script

@@ -196,3 +196,14 @@ def test_cli_commands_move_the_stage(registry: dict[str, Path], monkeypatch: pyt
     finally:
         get_settings.cache_clear()
     assert (workspace / "data/demo-embeddings/vectors/part-0.bin").is_file()
+
+
+def test_import_git_ignores_cached_outputs_as_repro_does(registry: dict[str, Path]) -> None:
+    """A release published after the hand-off commits the same files as one after a local `dvc repro`: the cached
+    output is git-ignored (`data/<dataset>/.gitignore`), not left as untracked data beside the publish."""
+    head, _ = ray_head_run(registry, "uid-ignore")
+    workspace = clone(registry, "workspace")
+    import_stage(workspace, DATASET, "embed", "uid-ignore")
+    ignored = subprocess.run(["git", "check-ignore", "-q", "data/demo-embeddings/vectors"], cwd=workspace, check=False)
+    assert ignored.returncode == 0
+    assert git(workspace, "status", "--porcelain") == git(head, "status", "--porcelain")

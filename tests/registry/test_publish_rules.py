@@ -202,3 +202,25 @@ def test_publish_from_a_detached_checkout_lands_on_the_release_branch(registry, 
     assert result.returncode == 0, result.stderr
     assert tags(registry.origin) == ["wine-quality-v1.0.0"]
     assert git(registry.origin, "log", "-1", "--format=%s", "main") == "chore(wine-quality): release v1.0.0"
+
+
+def test_verify_reads_params_dvc_locks_by_dotted_leaf(tmp_path):
+    """dvc.lock records `download.text_column` for a leaf param: verify compares that leaf, not a missing key."""
+    from steps.registry.verify import lock_problems
+
+    git(tmp_path, "init", "-q")
+    pipe = tmp_path / "pipelines" / "d"
+    pipe.mkdir(parents=True)
+    (pipe / "params.yaml").write_text("download:\n  text_column: Sentence\n  url: http://x\nprocess:\n  n: 3\n")
+    lock = ("schema: '2.0'\nstages:\n  process:\n    cmd: true\n    params:\n      pipelines/d/params.yaml:\n"
+            "        download.text_column: Sentence\n        process:\n          n: 3\n")
+    (pipe / "dvc.lock").write_text(lock)
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "r")
+    git(tmp_path, "tag", "d-v1.0.0")
+    assert lock_problems("d-v1.0.0", "d", tmp_path) == []
+    (pipe / "params.yaml").write_text("download:\n  text_column: Text\n  url: http://x\nprocess:\n  n: 3\n")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qam", "edit")
+    git(tmp_path, "tag", "d-v1.0.1")
+    assert lock_problems("d-v1.0.1", "d", tmp_path) == [
+        "params pipelines/d/params.yaml:download.text_column differ from dvc.lock"]

@@ -2,16 +2,28 @@
 {{- .Values.namespace | default .Release.Namespace -}}
 {{- end -}}
 
+{{- /* repository:tag[@digest]; the tag is required (the commit sha the images workflow built). */ -}}
+{{- define "data-registry.imageRef" -}}
+{{- $tag := required (printf "%s.tag is required: set it to the commit sha the images workflow built (see values-images.yaml)" .name) .image.tag -}}
+{{- printf "%s:%s" .image.repository $tag -}}
+{{- with .image.digest }}@{{ . }}{{ end -}}
+{{- end -}}
+
 {{- define "data-registry.image" -}}
-{{- printf "%s:%s" .Values.image.repository .Values.image.tag -}}
+{{- include "data-registry.imageRef" (dict "name" "image" "image" .Values.image) -}}
 {{- end -}}
 
 {{- define "data-registry.rayImage" -}}
-{{- printf "%s:%s" .Values.rayImage.repository .Values.rayImage.tag -}}
+{{- include "data-registry.imageRef" (dict "name" "rayImage" "image" .Values.rayImage) -}}
 {{- end -}}
 
 {{- define "data-registry.serviceAccountName" -}}
 {{- .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{- /* The git SSH key Secret the pods mount (optional volume: a name that need not exist for HTTPS). */ -}}
+{{- define "data-registry.gitSshSecret" -}}
+{{- .Values.git.sshSecret.name | default "data-registry-git-ssh" -}}
 {{- end -}}
 
 {{- define "data-registry.labels" -}}

@@ -1,0 +1,58 @@
+"""`dreg promote` and `dreg history`: promotion stages as immutable tags `<dataset>#<stage>#<n>`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from steps.cli.output import JsonFlag, RepoOption, make_console, print_json, shown
+from steps.cli.release import DatasetArg, RefArg, in_registry
+
+console = make_console()
+
+
+def promote_command(
+    ref: RefArg,
+    to: Annotated[str, typer.Option("--to", metavar="STAGE", help="The stage: prod, staging or any lower-case name.",
+                                    show_default=False)],
+    push: Annotated[bool | None, typer.Option("--push/--no-push", help="Push the promotion tag to origin (default: "
+                                              "when the registry has origin).", show_default=False)] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Assign a version to a stage with a new annotated tag (never a moved one), if the DVC remote holds its data."""
+    from steps.registry.stages import promote
+
+    tag, v = promote(ref, to, in_registry(), push=push)
+    if as_json:
+        print_json({"dataset": v.dataset, "stage": to, "version": v.semver, "tag": tag, "release": v.tag})
+        return
+    console.print(f"{v.dataset}@{v.semver} → {to} (tag {tag})", soft_wrap=True)
+
+
+def history_command(dataset: DatasetArg, repo: RepoOption = None, as_json: JsonFlag = False) -> None:
+    """Releases and promotions of a dataset in time order, and its current stages."""
+    from steps.registry.stages import current_stages, history
+    from steps.registry.versions import check_dataset, resolve_ref
+
+    check_dataset(dataset)
+    if repo is None:
+        root: Path = in_registry()
+        resolve_ref(dataset, root)  # unknown dataset → one line with the closest names
+    else:
+        from steps.registry.remote import fetch_dataset_tags
+
+        resolve_ref(dataset, repo=repo)
+        root = fetch_dataset_tags(dataset, repo)
+    events, stages = history(dataset, root), current_stages(dataset, root)
+    if as_json:
+        print_json({"dataset": dataset, "repo": repo, "stages": stages, "events": events})
+        return
+    table = Table("at (UTC)", "event", "version", "tag", "by", title=dataset)
+    for e in events:
+        what = "release" if e["kind"] == "release" else f"→ {e['stage']}"
+        table.add_row(str(e["at"]), what, shown(e["version"]), str(e["tag"]), shown(e["by"]))
+    console.print(table)
+    console.print("stages: " + (" ".join(f"{s}={v}" for s, v in stages.items()) or "-"))
