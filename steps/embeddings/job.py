@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from steps import layout
 from steps.config import get_settings
@@ -40,6 +41,11 @@ class Tally:
     lengths: list[int] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     embedded: int = 0
+
+    @property
+    def documents(self) -> int:
+        """Documents the pipeline has reached so far (with chunks out, or dropped)."""
+        return len(self.chunks.keys() | self.doc_drops.keys())
 
     def add(self, batch: dict[str, np.ndarray]) -> list[tuple]:
         """Count a batch and return its kept rows as staging tuples (embedding None = reuse)."""
@@ -111,6 +117,17 @@ def source_kind(ref: SourceRef) -> str:
 
 
 @contextmanager
+def progress_line(documents: int) -> Iterator[Callable[[Tally], None]]:
+    """A live line on a terminal while the pipeline runs (documents reached, chunks kept); nothing in logs."""
+    columns = (TextColumn("embedding"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("documents, {task.fields[chunks]} chunks"))
+    out = Console(stderr=True)
+    with Progress(*columns, console=out, transient=True, disable=not out.is_terminal) as progress:
+        task = progress.add_task("embed", total=documents, chunks=0)
+        yield lambda tally: progress.update(task, completed=tally.documents, chunks=len(tally.ids))
+
+
+@contextmanager
 def failures_as_dreg_errors(conn, table: str) -> Iterator[None]:
     """PostgreSQL and Ray failures during a run become one-line DregErrors (the previous set is intact)."""
     import psycopg
@@ -165,8 +182,10 @@ def run_embed(dataset: str, params: EmbedParams, root: Path, source_repo: str | 
                 ds = build_dataset(manifest, ref, cfg, base, model_path, dim,
                                    known_hashes(conn, params.table, params.model, precision), params.batch_size,
                                    params.concurrency)
-                for batch in ds.iter_batches(batch_size=WRITE_BATCH, batch_format="numpy"):
-                    writer.write(tally.add(batch))
+                with progress_line(len(manifest)) as show:
+                    for batch in ds.iter_batches(batch_size=WRITE_BATCH, batch_format="numpy"):
+                        writer.write(tally.add(batch))
+                        show(tally)
             run = {"embedded": tally.embedded, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                    "docker_image": settings.docker_image_tag, "argo_workflow_uid": settings.argo_workflow_uid}
             spec = VectorTable(params.table, dim, params.model, precision, params.hnsw_m, params.hnsw_ef_construction,

@@ -133,16 +133,24 @@ def embed_stage(ds, model_path: str, dim: int, known: frozenset[str], batch_size
                 precision: str = "fp32"):
     """`ds` (rows with id, drop_reason, content, content_sha256) through an actor pool of Embedders.
 
-    Each actor call gets LENGTH_WINDOW model batches, which sentence-transformers sorts by length: less padding."""
+    Each actor call gets LENGTH_WINDOW model batches, which sentence-transformers sorts by length: less padding.
+    Ray logs an error-level caution (ray#57733) for any restartable Ray Data actor; in-process ones never restart."""
+    import warnings
+
     import ray.data
 
+    from steps.embeddings.ray_runtime import actor_restarts
+
     place = embed_placement(concurrency)
-    return ds.map_batches(
-        Embedder, batch_size=batch_size * LENGTH_WINDOW, batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=concurrency), num_gpus=place["num_gpus"], num_cpus=1,
-        fn_constructor_kwargs={"model_path": model_path, "dim": dim, "known": known, "device": place["device"],
-                               "threads": place["threads"], "batch_size": batch_size, "precision": precision},
-    )
+    with warnings.catch_warnings():  # Ray 2.60 has no named parameter for actor restarts yet (Ray is pinned)
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated", category=DeprecationWarning)
+        return ds.map_batches(
+            Embedder, batch_size=batch_size * LENGTH_WINDOW, batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=concurrency), num_gpus=place["num_gpus"], num_cpus=1,
+            max_restarts=actor_restarts(),
+            fn_constructor_kwargs={"model_path": model_path, "dim": dim, "known": known, "device": place["device"],
+                                   "threads": place["threads"], "batch_size": batch_size, "precision": precision},
+        )
 
 
 def build_dataset(manifest: list[dict[str, Any]], ref: SourceRef, cfg: ChunkConfig, base: dict[str, Any],

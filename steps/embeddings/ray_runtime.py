@@ -13,6 +13,19 @@ from steps.config import get_settings
 from steps.errors import DregError
 
 err_console = Console(stderr=True, highlight=False)
+CLUSTER_ACTOR_RESTARTS = 3
+# Ray's notices about choices made here on purpose: a new in-process Ray keeps Ray's default token authentication;
+# Ray Data's progress bars are off (the run shows its own line)
+QUIET_LOGGERS = ("ray._private.authentication.authentication_token_setup", "ray.data._internal.progress")
+
+
+def actor_restarts() -> int:
+    """Restarts of a dead embedder actor: a few on a cluster (a lost or preempted node), none in-process, where a
+    crash repeats and the run should stop with one line; `DREG_RAY_ACTOR_RESTARTS` overrides."""
+    settings = get_settings()
+    if settings.ray_actor_restarts is not None:
+        return settings.ray_actor_restarts
+    return CLUSTER_ACTOR_RESTARTS if settings.ray_address else 0
 
 
 def code_runtime_env() -> dict[str, list[str]]:
@@ -28,6 +41,8 @@ def ray_session() -> Iterator[None]:
     import ray
     from ray.data import DataContext
 
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     started = not ray.is_initialized()
     if started:
         address = get_settings().ray_address

@@ -11,7 +11,15 @@ import pytest
 
 from steps.dev.scaffold import update_params
 from tests.support.corpus import V1
-from tests.support.embeddings import DATASET, SOURCE, TEST_PARAMS, V1_TAG, auto_precision, expected_rows
+from tests.support.embeddings import (
+    DATASET,
+    SOURCE,
+    TEST_PARAMS,
+    V1_TAG,
+    auto_precision,
+    expected_rows,
+    ray_log_lines,
+)
 from tests.support.registry import cli_env, commit_all, run_dreg, tags
 
 pytestmark = pytest.mark.xdist_group("embeddings")  # one pgserver and one Ray per worker
@@ -54,11 +62,19 @@ def test_dreg_run_embeds_into_the_embedded_server_and_publishes(published):
     assert ignored == 0
 
 
+def test_a_normal_embedding_run_prints_no_ray_warnings_or_errors(published):
+    run = published["run"]
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Ray: started in-process" in run.stderr  # Ray ran in this very process
+    assert ray_log_lines(run.stderr) == []
+
+
 def test_forced_embed_reuses_every_vector_and_makes_no_new_release(published):
     root = published["root"]
     before = tags(root)
     forced = run_dreg(root, "stage", DATASET, "embed", "--force", env=cli_env(**ENV))
     assert forced.returncode == 0, forced.stderr[-3000:]
+    assert ray_log_lines(forced.stderr) == []
     assert f"embedded 0, reused {len(expected_rows(V1))}" in " ".join(forced.stdout.split())
     again = run_dreg(root, "run", DATASET, env=cli_env(**ENV))
     assert again.returncode == 0, again.stderr[-3000:]

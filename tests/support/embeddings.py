@@ -4,6 +4,7 @@ server, the test parameters, and helpers that read, copy and predict pipeline ta
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,15 @@ from tests.support.corpus import V1, V2
 DATASET = "opencloudhub-readmes-embeddings"
 V1_TAG, V2_TAG = f"{SOURCE}-v1.0.0", f"{SOURCE}-v1.1.0"
 TEST_PARAMS = {"chunk_size": 400, "chunk_overlap": 40, "min_chunk_chars": 30, "batch_size": 16}
+# Ray's own log lines on a driver's stderr: Python loggers, C++ (glog style), and output forwarded from workers
+RAY_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+(WARNING|ERROR|CRITICAL)\s"
+                          r"|^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [WEF] \d+ \d+\]"
+                          r"|^\(\S.*? pid=\d+(, ip=\S+)?\)")
+
+
+def ray_log_lines(stderr: str) -> list[str]:
+    """Warning- and error-level lines Ray printed (or forwarded from its workers) in a command's stderr."""
+    return [line for line in stderr.splitlines() if RAY_LOG_LINE.search(line)]
 
 
 def make_source_registry(base: Path) -> Registry:
