@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: demo test test-fast faults lint bench bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
+.PHONY: demo test test-fast faults lint bench bench-remote-list bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
 
 venv: $(VENV)
 
@@ -42,6 +42,10 @@ lint: $(VENV)
 
 bench: $(VENV)
 	$(PY) bench/core.py
+
+# `dreg list --repo` (the origin's refs, no clone) against `git clone` + `dreg list`, on a 200-tag registry.
+bench-remote-list: $(VENV)
+	$(PY) bench/remote_list.py
 
 bench-embeddings: $(VENV)
 	$(PY) bench/embeddings.py
