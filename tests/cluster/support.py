@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import shutil
 import subprocess
 from functools import cache
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.e2e import expressions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +27,6 @@ SAMPLE_GLOBALS = {
     "workflow.namespace": "data-registry",
     "workflow.status": "Failed",
 }
-TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
 def strict(schema: Any) -> Any:
@@ -106,39 +106,14 @@ def load_rendered() -> dict[str, dict[str, Any]]:
     return copy.deepcopy(_templated_argo_documents())
 
 
-def evaluate(expression: str, inputs: dict[str, str], values: dict[str, str] | None = None) -> str:
-    """Evaluate the two Argo expression forms the templates use: `{...}[param]` and `a == 'b' ? 'x' : 'y'`."""
-    python = re.sub(r"inputs\.parameters\.(\w+)", r'P["\1"]', expression.strip())
-    python = re.sub(r"(workflow\.parameters\.\w+)", r'V["\1"]', python)
-    ternary = re.fullmatch(r"(.+?) \? (.+?) : (.+)", python)
-    if ternary:
-        python = f"({ternary.group(2)}) if ({ternary.group(1)}) else ({ternary.group(3)})"
-    return str(eval(python, {"__builtins__": {}}, {"P": inputs, "V": values or {}}))
+def argo_scope(inputs: dict[str, str], extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The names a template's `{{...}}` tags see: sample globals, `extra`, and its input parameters."""
+    return {**SAMPLE_GLOBALS, **(extra or {}), **{f"inputs.parameters.{k}": v for k, v in inputs.items()}}
 
 
 def substitute(text: str, inputs: dict[str, str], extra: dict[str, str] | None = None) -> str:
-    """Replace every `{{...}}` the way Argo would, with sample values for globals and the given inputs."""
-    values = {**SAMPLE_GLOBALS, **(extra or {})}
-
-    def one(match: re.Match[str]) -> str:
-        tag = match.group(1).strip()
-        if tag.startswith("="):
-            return evaluate(tag[1:], inputs, values)
-        if tag.startswith("inputs.parameters."):
-            return inputs[tag.removeprefix("inputs.parameters.")]
-        return values[tag]
-
-    return TAG.sub(one, text)
-
-
-def substitute_obj(obj: Any, inputs: dict[str, str], extra: dict[str, str] | None = None) -> Any:
-    if isinstance(obj, str):
-        return substitute(obj, inputs, extra)
-    if isinstance(obj, dict):
-        return {k: substitute_obj(v, inputs, extra) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [substitute_obj(v, inputs, extra) for v in obj]
-    return obj
+    """Replace every `{{...}}` the way Argo would (the e2e player's interpreter), with sample globals and `inputs`."""
+    return expressions.substitute(text, argo_scope(inputs, extra))
 
 
 def templates_by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
