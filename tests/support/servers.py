@@ -165,7 +165,7 @@ def answers_health(server: MlflowServer, within_s: float) -> bool:
         try:
             if requests.get(f"{server.url}/health", timeout=2).ok:
                 return True
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow on a busy machine
             pass
         time.sleep(0.5)
     return False
