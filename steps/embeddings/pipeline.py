@@ -129,40 +129,57 @@ def embed_placement(concurrency: int) -> dict[str, Any]:
     return {"device": "cpu", "num_gpus": 0, "threads": max(1, cpus // concurrency)}
 
 
+class DocumentEmbedder(Embedder):
+    """Actor UDF for CPU runs: reads and chunks its batch of documents, then embeds the chunks, in one actor (what
+    Ray Data's fusion of the three stages did; a one-CPU Ray has no CPU left for separate read tasks)."""
+
+    def __init__(self, read: dict[str, Any], chunk: dict[str, Any], **embedder: Any) -> None:
+        super().__init__(**embedder)
+        self.read, self.chunk = read, chunk
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return super().__call__(chunk_batch(read_batch(batch, **self.read), **self.chunk))
+
+
 def embed_stage(ds, model_path: str, dim: int, known: frozenset[str], batch_size: int, concurrency: int,
-                precision: str = "fp32"):
-    """`ds` (rows with id, drop_reason, content, content_sha256) through an actor pool of Embedders.
+                precision: str = "fp32", documents: dict[str, dict[str, Any]] | None = None):
+    """`ds` (rows with id, drop_reason, content, content_sha256) through an actor pool of Embedders; with
+    `documents` (read and chunk kwargs), `ds` holds documents and each actor reads and chunks them first.
 
     Each actor call gets LENGTH_WINDOW model batches, which sentence-transformers sorts by length: less padding.
-    Ray logs an error-level caution (ray#57733) for any restartable Ray Data actor; in-process ones never restart."""
-    import warnings
-
+    Restarts are set explicitly (`actor_restarts`): Ray logs an error-level caution (ray#57733) for any
+    restartable Ray Data actor, so in-process ones never restart."""
     import ray.data
 
-    from steps.embeddings.ray_runtime import actor_restarts
+    from steps.embeddings.ray_runtime import actor_restarts, restart_options_allowed
 
     place = embed_placement(concurrency)
-    with warnings.catch_warnings():  # Ray 2.60 has no named parameter for actor restarts yet (Ray is pinned)
-        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated", category=DeprecationWarning)
+    kwargs = {"model_path": model_path, "dim": dim, "known": known, "device": place["device"],
+              "threads": place["threads"], "batch_size": batch_size, "precision": precision}
+    udf, size = (DocumentEmbedder, READ_BATCH) if documents else (Embedder, batch_size * LENGTH_WINDOW)
+    with restart_options_allowed():
         return ds.map_batches(
-            Embedder, batch_size=batch_size * LENGTH_WINDOW, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=concurrency), num_gpus=place["num_gpus"], num_cpus=1,
-            max_restarts=actor_restarts(),
-            fn_constructor_kwargs={"model_path": model_path, "dim": dim, "known": known, "device": place["device"],
-                                   "threads": place["threads"], "batch_size": batch_size, "precision": precision},
+            udf, batch_size=size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=concurrency),
+            num_gpus=place["num_gpus"], num_cpus=1, max_restarts=actor_restarts(),
+            fn_constructor_kwargs={**kwargs, **(documents or {})},
         )
 
 
 def build_dataset(manifest: list[dict[str, Any]], ref: SourceRef, cfg: ChunkConfig, base: dict[str, Any],
                   model_path: str, dim: int, known: frozenset[str], batch_size: int, concurrency: int):
     """The lazy Ray Dataset of output rows plus `embedding` (float32, dim) and `embedded` (bool), embedded at
-    `base["embedding_precision"]`."""
+    `base["embedding_precision"]`. On CPU one actor stage reads, chunks and embeds; on GPU reading and chunking
+    are CPU tasks ahead of the GPU actors."""
     import ray.data
 
     items = [{"file": e["file"], "repo": e["repo"], "url": e.get("url"), "sha256": e.get("sha256")} for e in manifest]
     ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 64)))
-    ds = ds.map_batches(read_batch, batch_size=READ_BATCH, batch_format="numpy",
-                        fn_kwargs={"repo": ref.repo, "dataset": ref.dataset, "tag": ref.tag})
-    ds = ds.map_batches(chunk_batch, batch_size=READ_BATCH, batch_format="numpy",
-                        fn_kwargs={"cfg": asdict(cfg), "base": base})
-    return embed_stage(ds, model_path, dim, known, batch_size, concurrency, base["embedding_precision"])
+    read = {"repo": ref.repo, "dataset": ref.dataset, "tag": ref.tag}
+    chunk = {"cfg": asdict(cfg), "base": base}
+    precision = base["embedding_precision"]
+    if embed_placement(concurrency)["num_gpus"] == 0:
+        return embed_stage(ds, model_path, dim, known, batch_size, concurrency, precision,
+                           documents={"read": read, "chunk": chunk})
+    ds = ds.map_batches(read_batch, batch_size=READ_BATCH, batch_format="numpy", fn_kwargs=read)
+    ds = ds.map_batches(chunk_batch, batch_size=READ_BATCH, batch_format="numpy", fn_kwargs=chunk)
+    return embed_stage(ds, model_path, dim, known, batch_size, concurrency, precision)

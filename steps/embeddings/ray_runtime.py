@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,14 @@ def actor_restarts() -> int:
     if settings.ray_actor_restarts is not None:
         return settings.ray_actor_restarts
     return CLUSTER_ACTOR_RESTARTS if settings.ray_address else 0
+
+
+@contextmanager
+def restart_options_allowed() -> Iterator[None]:
+    """Ray 2.60 (pinned) takes actor restarts only as a deprecated extra option of `map_batches`; no warning for it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated", category=DeprecationWarning)
+        yield
 
 
 def code_runtime_env() -> dict[str, list[str]]:

@@ -81,6 +81,16 @@ def test_forced_embed_reuses_every_vector_and_makes_no_new_release(published):
     assert "nothing changed" in again.stdout and tags(root) == before
 
 
+def test_a_one_cpu_ray_reads_chunks_and_embeds_in_one_actor_without_starving(published):
+    """Reading and chunking fuse with the embedder: on one CPU, separate read tasks would wait for ever."""
+    env = cli_env(**{**ENV, "DREG_RAY_NUM_CPUS": "1"})
+    run = run_dreg(published["root"], "stage", DATASET, "embed", "--force", env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "(1 CPUs, 0 GPUs)" in run.stderr
+    assert f"embedded 0, reused {len(expected_rows(V1))}" in " ".join(run.stdout.split())
+    assert ray_log_lines(run.stderr) == []
+
+
 def test_dreg_search_ranks_the_planted_chunk_first(published):
     result = run_dreg(published["root"], "search", "how do I rotate the MinIO access keys?", "--k", "3",
                       env=cli_env(**ENV))

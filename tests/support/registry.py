@@ -25,10 +25,11 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_dreg(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real `dreg` CLI in `cwd`."""
+def run_dreg(cwd: Path, *args: str, env: dict[str, str] | None = None,
+             timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `dreg` CLI in `cwd` (`timeout`: a hang guard; TimeoutExpired when it runs past it)."""
     return subprocess.run([str(Path(VENV_BIN) / "dreg"), *args], cwd=cwd, capture_output=True, text=True,
-                          env=env or cli_env(), check=False)
+                          env=env or cli_env(), check=False, timeout=timeout)
 
 
 def push_main(root: Path) -> None:
