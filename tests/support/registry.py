@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -27,9 +28,18 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 def run_dreg(cwd: Path, *args: str, env: dict[str, str] | None = None,
              timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real `dreg` CLI in `cwd` (`timeout`: a hang guard; TimeoutExpired when it runs past it)."""
-    return subprocess.run([str(Path(VENV_BIN) / "dreg"), *args], cwd=cwd, capture_output=True, text=True,
-                          env=env or cli_env(), check=False, timeout=timeout)
+    """Run the real `dreg` CLI in `cwd`. `timeout` is a hang guard: past it, dreg and everything it started
+    (stages, their Ray) are killed and TimeoutExpired is raised."""
+    argv = [str(Path(VENV_BIN) / "dreg"), *args]
+    with subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env or cli_env(), start_new_session=timeout is not None) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def push_main(root: Path) -> None:
