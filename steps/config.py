@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     registry_url: str | None = Field(None, alias="DREG_REGISTRY_URL")
     ray_num_cpus: int | None = Field(None, ge=1, alias="DREG_RAY_NUM_CPUS")
     ray_object_store_mb: int = Field(256, ge=64, alias="DREG_RAY_OBJECT_STORE_MB")
-    ray_actor_restarts: int | None = Field(None, ge=0, alias="DREG_RAY_ACTOR_RESTARTS")  # None: 0 local, 3 cluster
+    ray_actor_restarts: int | None = Field(None, ge=0, alias="DREG_RAY_ACTOR_RESTARTS")  # None: ray_runtime.actor_restarts
     hub_timeout_s: float = Field(3.0, gt=0, alias="DREG_HUB_TIMEOUT")
 
     @field_validator("dvc_remote", "git_remote", "release_branch")

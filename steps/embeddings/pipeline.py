@@ -143,10 +143,9 @@ class DocumentEmbedder(Embedder):
 
 def embed_stage(ds, model_path: str, dim: int, known: frozenset[str], batch_size: int, concurrency: int,
                 precision: str = "fp32", documents: dict[str, dict[str, Any]] | None = None):
-    """`ds` (rows with id, drop_reason, content, content_sha256) through an actor pool of Embedders; with
-    `documents` (read and chunk kwargs), `ds` holds documents and each actor reads and chunks them first.
-
-    Each actor call gets LENGTH_WINDOW model batches, which sentence-transformers sorts by length: less padding.
+    """`ds` (rows with id, drop_reason, content, content_sha256) through an actor pool of Embedders; each call gets
+    LENGTH_WINDOW model batches, which sentence-transformers sorts by length: less padding. With `documents` (read
+    and chunk kwargs), `ds` holds documents instead: each call reads and chunks READ_BATCH of them, then embeds.
     Restarts are set explicitly (`actor_restarts`): Ray logs an error-level caution (ray#57733) for any
     restartable Ray Data actor, so in-process ones never restart."""
     import ray.data

@@ -65,7 +65,7 @@ def test_dreg_run_embeds_into_the_embedded_server_and_publishes(published):
 def test_a_normal_embedding_run_prints_no_ray_warnings_or_errors(published):
     run = published["run"]
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "Ray: started in-process" in run.stderr  # Ray ran in this very process
+    assert "Ray: started in-process" in run.stderr  # the local path, not a cluster connection
     assert ray_log_lines(run.stderr) == []
 
 
