@@ -6,7 +6,7 @@ VENV := .venv/.installed
 
 venv: $(VENV)
 
-$(VENV): pyproject.toml scripts/setup-venv.sh
+$(VENV): pyproject.toml clients/python/pyproject.toml scripts/setup-venv.sh
 	scripts/setup-venv.sh
 	touch $@
 

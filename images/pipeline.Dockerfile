@@ -22,19 +22,21 @@ RUN useradd --create-home --uid 1000 --user-group registry
 
 WORKDIR /opt/data-registry
 COPY pyproject.toml ./
+# the consumer client (`dreg_client`), a dependency of the package: its own distribution, installed beside it
+COPY clients/python ./clients/python
 # pip.conf / pip-ca: optional build secrets (a local package mirror and its CA, see tests/e2e/images.py);
 # absent in production builds, and never part of a layer.
 # The dependencies first, on an empty package: this layer is rebuilt only when pyproject.toml changes.
 RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf,mode=0444 \
     --mount=type=secret,id=pip-ca,mode=0444 \
-    mkdir steps && touch steps/__init__.py README.md && pip install ".[prompts]" \
+    mkdir steps && touch steps/__init__.py README.md && pip install ./clients/python ".[prompts]" \
     && pip uninstall -q -y data-registry && rm -rf steps build ./*.egg-info README.md
 COPY README.md ./
 COPY steps ./steps
 # Same extras as local setup, without the GPU/ML extra (`embeddings` lives in the Ray image).
 RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf,mode=0444 \
     --mount=type=secret,id=pip-ca,mode=0444 \
-    pip install ".[prompts]" && dvc --version && dreg --help >/dev/null
+    pip install ./clients/python ".[prompts]" && dvc --version && dreg --help >/dev/null
 
 ARG DOCKER_IMAGE_TAG=dev
 ENV DOCKER_IMAGE_TAG=${DOCKER_IMAGE_TAG}

@@ -18,13 +18,15 @@ RUN git config --system credential.helper \
 RUN install -d -o ray -g users /opt/data-registry
 WORKDIR /opt/data-registry
 COPY --chown=ray:users pyproject.toml ./
+# the consumer client (`dreg_client`), a dependency of the package: its own distribution, installed beside it
+COPY --chown=ray:users clients/python ./clients/python
 USER ray
 # pip.conf / pip-ca: optional build secrets (a local package mirror and its CA, see tests/e2e/images.py);
 # absent in production builds, and never part of a layer.
 # The dependencies first, on an empty package: this layer is rebuilt only when pyproject.toml changes.
 RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf,mode=0444 \
     --mount=type=secret,id=pip-ca,mode=0444 \
-    mkdir steps && touch steps/__init__.py README.md && pip install --no-cache-dir ".[embeddings]" \
+    mkdir steps && touch steps/__init__.py README.md && pip install --no-cache-dir ./clients/python ".[embeddings]" \
     && pip uninstall -q -y data-registry && rm -rf steps build ./*.egg-info README.md
 COPY --chown=ray:users README.md ./
 COPY --chown=ray:users steps ./steps
@@ -32,7 +34,7 @@ COPY --chown=ray:users steps ./steps
 # package mirror may offer the CPU build instead).
 RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf,mode=0444 \
     --mount=type=secret,id=pip-ca,mode=0444 \
-    pip install --no-cache-dir ".[embeddings]" \
+    pip install --no-cache-dir ./clients/python ".[embeddings]" \
     && python -c "import ray, torch, steps; print('ray', ray.__version__, 'torch', torch.__version__)"
 
 ARG DOCKER_IMAGE_TAG=dev

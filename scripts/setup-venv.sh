@@ -16,7 +16,7 @@ fi
 step "upgrading pip"
 progress .venv/bin/pip install --upgrade pip
 step "installing data-registry with extras dev, prompts, embeddings (first time: 2-3 minutes, mostly torch and Ray)"
-progress .venv/bin/pip install --progress-bar off -e ".[dev,prompts,embeddings]"
+progress .venv/bin/pip install --progress-bar off -e ./clients/python -e ".[dev,prompts,embeddings]"
 if [ -x scripts/install-helm.sh ] && ! command -v helm >/dev/null && [ ! -x .venv/bin/helm ]; then
   step "installing helm into .venv/bin"
   scripts/install-helm.sh

@@ -98,8 +98,9 @@ def get_credentials() -> Credentials:
     return checked(Credentials)
 
 
-def dvc_config(settings: Settings | None = None) -> dict[str, Any]:
-    """DVC config overrides from settings: default remote, local folder URL, S3 URL and endpoint."""
+def dvc_config(settings: Settings | None = None, explicit: bool = False) -> dict[str, Any]:
+    """DVC config overrides from settings: default remote, local folder URL, S3 URL and endpoint. `explicit`: the
+    default remote only when DVC_REMOTE is set (another registry's own config chooses otherwise)."""
     s = settings or get_settings()
     remote: dict[str, dict[str, str]] = {}
     if s.local_remote_url:
@@ -107,4 +108,5 @@ def dvc_config(settings: Settings | None = None) -> dict[str, Any]:
     minio = {k: v for k, v in (("url", s.s3_remote_url), ("endpointurl", s.s3_endpoint_url)) if v}
     if minio:
         remote["minio"] = minio
-    return {"core": {"remote": s.dvc_remote}, **({"remote": remote} if remote else {})}
+    core = {"remote": s.dvc_remote} if not explicit or "dvc_remote" in s.model_fields_set else {}
+    return {**({"core": core} if core else {}), **({"remote": remote} if remote else {})}

@@ -1,13 +1,9 @@
-"""The one exception type for expected failures: the CLI prints it as a single line."""
+"""The one exception type for expected failures: the CLI prints it as a single line.
 
+`DregError` is the client's `RegistryError`, so every client exception (`DatasetNotFound`, `RemoteUnavailable`, …)
+is a DregError too and reaches the user the same way: one line and a hint.
+"""
 
-class DregError(Exception):
-    """A failure the user can act on: `message` says what went wrong, `hint` what to do next."""
+from dreg_client.errors import RegistryError as DregError
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+__all__ = ["DregError"]

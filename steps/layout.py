@@ -8,45 +8,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dreg_client.layout import (
+    DATA,
+    PIPELINES,
+    card_md,
+    check_data_path,
+    curated_datasets,
+    data_dir,
+    data_file,
+    dvc_lock,
+    dvc_yaml,
+    metadata_json,
+    params_yaml,
+    pipeline_datasets,
+    pipeline_dir,
+)
+
+__all__ = ["CODE_ROOT", "DATA", "PIPELINES", "PROMPTS", "STATE", "card_md", "check_data_path", "curated_datasets",
+           "curated_dvcfiles", "data_dir", "data_file", "dvc_lock", "dvc_yaml", "metadata_json", "params_yaml",
+           "pipeline_datasets", "pipeline_dir", "sources_json", "stage_target", "state_dir"]
+
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the checkout this code runs from (demo, scratch registries)
-PIPELINES = "pipelines"
-DATA = "data"
 PROMPTS = "prompts"
 STATE = ".dreg"  # git-ignored local state: embedded PostgreSQL, MLflow's SQLite store
-
-
-def pipeline_dir(dataset: str) -> str:
-    return f"{PIPELINES}/{dataset}"
-
-
-def dvc_yaml(dataset: str) -> str:
-    return f"{pipeline_dir(dataset)}/dvc.yaml"
-
-
-def params_yaml(dataset: str) -> str:
-    return f"{pipeline_dir(dataset)}/params.yaml"
-
-
-def dvc_lock(dataset: str) -> str:
-    return f"{pipeline_dir(dataset)}/dvc.lock"
-
-
-def data_dir(dataset: str) -> str:
-    return f"{DATA}/{dataset}"
-
-
-def data_file(dataset: str, name: str) -> str:
-    """A file of a dataset's data folder (`name` relative to `data/<dataset>/`)."""
-    return f"{data_dir(dataset)}/{name.lstrip('/')}"
-
-
-def metadata_json(dataset: str) -> str:
-    return data_file(dataset, "metadata.json")
-
-
-def card_md(dataset: str) -> str:
-    """The dataset card a release commits beside its metadata."""
-    return data_file(dataset, "README.md")
 
 
 def sources_json(dataset: str) -> str:
@@ -63,16 +47,6 @@ def stage_target(root: Path | str, dataset: str, stage: str | None = None) -> st
 def state_dir(root: Path | str) -> Path:
     """`<root>/.dreg`: local state that never goes into git."""
     return Path(root) / STATE
-
-
-def pipeline_datasets(root: Path | str = ".") -> list[str]:
-    """Datasets defined as pipelines (`pipelines/<dataset>/dvc.yaml`)."""
-    return sorted(p.parent.name for p in Path(root, PIPELINES).glob("*/dvc.yaml"))
-
-
-def curated_datasets(root: Path | str = ".") -> list[str]:
-    """Datasets tracked by `dreg add` (`data/<dataset>/*.dvc`, no pipeline)."""
-    return sorted({p.parent.name for p in Path(root, DATA).glob("*/*.dvc")} - set(pipeline_datasets(root)))
 
 
 def curated_dvcfiles(root: Path | str, dataset: str) -> list[Path]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from steps import layout
-from steps.registry.pipelines import stages_of
+from steps.refs.pipelines import stages_of
 
 
 @dataclass(frozen=True)

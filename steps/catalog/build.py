@@ -7,10 +7,11 @@ from pathlib import Path
 from steps.catalog import plots
 from steps.catalog.lineage import lineage_svg
 from steps.catalog.pages import dataset_link, dataset_page, index_page
-from steps.catalog.source import DatasetInfo, git_dir, read_datasets
+from steps.catalog.source import DatasetInfo, read_datasets
 from steps.errors import DregError
 from steps.kit.files import write_bytes
-from steps.registry.card import render_card
+from steps.refs.handle import open_registry
+from steps.release.card import render_card
 
 PLOTS = {"class balance per split": plots.class_balance, "feature statistics": plots.statistics}
 
@@ -39,8 +40,8 @@ def write_plots(out: Path, ds: DatasetInfo) -> dict[str, str]:
 def build_site(out: Path, repo: str | None = None, root: Path = Path(".")) -> tuple[Path, int]:
     """Render the catalogue of `repo` (a git URL or path; default the checkout at `root`) into `out`;
     return the index page and the number of datasets."""
-    with git_dir(repo, root) as gitdir:
-        datasets = read_datasets(gitdir)
+    with open_registry(repo, root) as reg:
+        datasets = read_datasets(reg)
     if not datasets:
         raise DregError(f"no release tags in {repo or 'this registry'}",
                         "publish a dataset first (`dreg run DATASET`), or pass --repo with a registry that has tags")

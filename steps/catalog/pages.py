@@ -8,8 +8,8 @@ from html import escape
 from typing import Any
 
 from steps.catalog.source import DatasetInfo, ReleaseInfo
-from steps.registry.card import about
-from steps.registry.diff import DEFAULT_THRESHOLD_PCT, SECTIONS, Change, diff_metadata
+from steps.inspect.diff import DEFAULT_THRESHOLD_PCT, SECTIONS, Change, diff_metadata
+from steps.release.card import about
 
 CSS = """
 *{box-sizing:border-box}

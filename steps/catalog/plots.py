@@ -6,7 +6,7 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from steps.registry.diff import class_distributions, flatten_dicts, shares
+from steps.inspect.diff import class_distributions, flatten_dicts, shares
 
 SALT = "data-registry-catalog"
 MAX_ROWS = 40

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from steps import layout
-from steps.errors import DregError
-from steps.git import git, git_out, repo_root, show_file
+from steps.git import git_out
 from steps.kit.files import load_yaml
-from steps.registry.versions import Version, parse_tag
+from steps.refs.handle import Registry, Release
+from steps.refs.versions import Version, datasets_in, parse_tag
 
 
 @dataclass(frozen=True)
@@ -43,23 +40,10 @@ class DatasetInfo:
         return self.releases[0]
 
 
-@contextmanager
-def git_dir(repo: str | None, root: Path) -> Iterator[Path]:
-    """The registry's git directory: the checkout around `root`, or a temporary bare clone of `repo`."""
-    if repo is None:
-        yield repo_root(root)
-        return
-    with tempfile.TemporaryDirectory(prefix="dreg-catalog-") as tmp:
-        proc = git("clone", "-q", "--bare", "--no-hardlinks", repo, f"{tmp}/registry.git", check=False)
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-            raise DregError(f"cannot read registry {repo}: {last}", "pass a git URL or a path to a registry repository")
-        yield Path(tmp, "registry.git")
-
-
-def tag_dates(gitdir: Path) -> dict[str, str]:
-    """Every tag and its creation time as `YYYY-MM-DD HH:MM` UTC."""
-    out = git_out("for-each-ref", "--format=%(refname:strip=2) %(creatordate:unix)", "refs/tags", cwd=gitdir)
+def tag_dates(gitdir: Path, dataset: str) -> dict[str, str]:
+    """Every release tag of `dataset` and its creation time as `YYYY-MM-DD HH:MM` UTC."""
+    out = git_out("for-each-ref", "--format=%(refname:strip=2) %(creatordate:unix)", f"refs/tags/{dataset}-v*",
+                  cwd=gitdir)
     pairs = (line.rsplit(" ", 1) for line in out.splitlines() if line.strip())
     return {tag: datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d %H:%M") for tag, ts in pairs}
 
@@ -81,41 +65,42 @@ def out_sizes(doc: Any) -> dict[str, int]:
     return {o["path"]: o["size"] for o in outs if isinstance(o, dict) and isinstance(o.get("size"), int)}
 
 
-def release_size(gitdir: Path, tag: str, dataset: str) -> int | None:
+def release_size(reg: Registry, release: Release) -> int | None:
     """Sum of the release's output sizes (dvc.lock, or the `.dvc` files of curated data); None if unknown."""
-    lock = show_file(tag, layout.dvc_lock(dataset), gitdir)
+    dataset = release.dataset
+    lock = reg.read_text(release, layout.dvc_lock(dataset))
     if lock is not None:
         sizes = out_sizes(load_yaml(lock))
     else:
-        names = git_out("ls-tree", "--name-only", f"{tag}:{layout.data_dir(dataset)}", cwd=gitdir).splitlines()
-        docs = [load_yaml(show_file(tag, layout.data_file(dataset, n), gitdir) or "") for n in names if n.endswith(".dvc")]
+        names = git_out("ls-tree", "--name-only", f"{release.commit}:{layout.data_dir(dataset)}",
+                        cwd=reg.gitdir(release)).splitlines()
+        docs = [load_yaml(reg.read_text(release, layout.data_file(dataset, n)) or "") for n in names
+                if n.endswith(".dvc")]
         sizes = {path: size for doc in docs for path, size in out_sizes(doc).items()}
     return sum(sizes.values()) if sizes else None
 
 
-def stage_names(gitdir: Path, tag: str, dataset: str) -> list[str]:
-    """The pipeline's stages at `tag` in dvc.yaml order; `dreg add` for curated data."""
-    text = show_file(tag, layout.dvc_yaml(dataset), gitdir)
+def stage_names(reg: Registry, release: Release) -> list[str]:
+    """The pipeline's stages at the release in dvc.yaml order; `dreg add` for curated data."""
+    text = reg.read_text(release, layout.dvc_yaml(release.dataset))
     return list((load_yaml(text) or {}).get("stages", {})) if text else ["dreg add"]
 
 
-def read_release(gitdir: Path, version: Version, previous: Version | None, date: str) -> ReleaseInfo:
+def read_release(reg: Registry, version: Version, previous: Version | None, date: str) -> ReleaseInfo:
     """Everything the catalogue shows about one release tag."""
-    tag, name = version.tag, version.dataset
-    meta = show_file(tag, layout.metadata_json(name), gitdir)
+    release = reg.resolve(version.tag)
+    meta = reg.read_text(release, layout.metadata_json(release.dataset))
     return ReleaseInfo(version, date, bump_kind(version, previous), json.loads(meta) if meta else {},
-                       show_file(tag, layout.card_md(name), gitdir), release_size(gitdir, tag, name),
-                       stage_names(gitdir, tag, name))
+                       reg.read_text(release, layout.card_md(release.dataset)), release_size(reg, release),
+                       stage_names(reg, release))
 
 
-def read_datasets(gitdir: Path) -> list[DatasetInfo]:
-    """Every dataset with release tags in the repository at `gitdir`, by name."""
-    dates = tag_dates(gitdir)
-    by_dataset: dict[str, list[Version]] = {}
-    for v in sorted(v for t in dates if (v := parse_tag(t))):
-        by_dataset.setdefault(v.dataset, []).append(v)
+def read_datasets(reg: Registry) -> list[DatasetInfo]:
+    """Every dataset with release tags in the registry, by name (a remote's tags fetched once per dataset)."""
     datasets = []
-    for name, versions in sorted(by_dataset.items()):
-        releases = [read_release(gitdir, v, versions[i - 1] if i else None, dates[v.tag]) for i, v in enumerate(versions)]
+    for name in sorted(datasets_in(reg.refs)):
+        dates = tag_dates(reg.tag_objects(name), name)
+        versions = sorted(v for t in dates if (v := parse_tag(t, name)) and t in reg.refs)
+        releases = [read_release(reg, v, versions[i - 1] if i else None, dates[v.tag]) for i, v in enumerate(versions)]
         datasets.append(DatasetInfo(name, releases[::-1]))
     return datasets

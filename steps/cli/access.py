@@ -1,5 +1,5 @@
-"""`dreg get` and `dreg ls`: a version's data files, read at its release tag (this checkout or `--repo`), like
-`dvc get`/`dvc list` with the dataset grammar; every file md5-checked, nothing partial left behind."""
+"""`dreg get` and `dreg ls`: a version's data files, read at its release tag (this checkout or `--repo`) through
+the one registry handle, like `dvc get`/`dvc list` with the dataset grammar; every file md5-checked, all or nothing."""
 
 from __future__ import annotations
 
@@ -9,37 +9,25 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from steps.cli.output import JsonFlag, RepoOption, make_console, print_json
-from steps.cli.release import RefArg, in_registry
-from steps.registry.versions import Version, resolve_ref
-
-console = make_console()
+from steps.cli.output import JsonFlag, RepoOption, console, plain, print_json
+from steps.cli.release import RefArg, reading
 
 PathArg = Annotated[str, typer.Argument(metavar="[PATH]", help="A file or folder under data/DATASET/ (default: all "
                                                                "the version's data).", show_default=False)]
 
 
-def locate(ref: str, repo: str | None) -> tuple[Version, str]:
-    """The version `ref` names and the registry (path or URL) its data is read from."""
-    if repo is not None:
-        return resolve_ref(ref, repo=repo), repo
-    root = in_registry()
-    return resolve_ref(ref, root), str(root)
-
-
 def ls_command(ref: RefArg, path: PathArg = "", repo: RepoOption = None, as_json: JsonFlag = False) -> None:
     """List a version's data files with their sizes and released md5."""
-    from steps.registry.remote import list_files, version_fs
-
-    v, source = locate(ref, repo)
-    files = list_files(version_fs(v.tag, source), v.dataset, path)
+    with reading(repo) as reg:
+        release = reg.resolve(ref)
+        files = reg.files(release, path)
     if as_json:
-        print_json({"dataset": v.dataset, "version": v.semver, "tag": v.tag, "repo": repo,
+        print_json({"dataset": release.dataset, "version": release.version, "tag": release.tag, "repo": repo,
                     "files": [{"path": f.path, "size": f.size, "md5": f.md5} for f in files]})
         return
-    table = Table("path", "size", "md5", title=v.tag)
+    table = Table("path", "size", "md5", title=plain(release.tag))
     for f in files:
-        table.add_row(f.path, "-" if f.size is None else f"{f.size:,}", f.md5 or "-")
+        table.add_row(plain(f.path), "-" if f.size is None else f"{f.size:,}", f.md5 or "-")
     console.print(table)
 
 
@@ -52,9 +40,8 @@ def get_command(
     repo: RepoOption = None,
 ) -> None:
     """Download a file or all of a version's data, each file checked against its released md5 (all or nothing)."""
-    from steps.registry.remote import get_files
-
     out = out.resolve()  # named from where dreg was called, before it moves to the registry root
-    v, source = locate(ref, repo)
-    target = get_files(v.tag, v.dataset, path, out, source, force=force)
-    console.print(f"{v.tag}: wrote {target}", soft_wrap=True)
+    with reading(repo) as reg:
+        release = reg.resolve(ref)
+        target = reg.download(release, path, out, force=force)
+    console.print(plain(f"{release.tag}: wrote {target}"), soft_wrap=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from steps.cli.release import complete_dataset, in_registry
-from steps.registry.versions import Bump
+from steps.refs.versions import Bump
 
 
 def add_command(
@@ -20,7 +20,7 @@ def add_command(
     = False,
 ) -> None:
     """Track curated files of DATASET (dvc add), push the data and release them as a new version."""
-    from steps.registry.curate import add_files
+    from steps.release.curate import add_files
 
     files = [f.resolve() for f in files]  # named from where dreg was called, before it moves to the registry root
     in_registry()

@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from steps.cli.output import JsonFlag, RepoOption, make_console, print_json
-from steps.cli.release import complete_ref, in_registry, release_metadata
-from steps.registry.diff import DEFAULT_THRESHOLD_PCT, SECTIONS, Change, diff_metadata
-from steps.registry.versions import Version, resolve_ref
-
-console = make_console()
+from steps.cli.output import JsonFlag, RepoOption, console, print_json
+from steps.cli.release import complete_ref, reading, release_metadata
+from steps.inspect.diff import DEFAULT_THRESHOLD_PCT, SECTIONS, Change, diff_metadata
+from steps.refs.handle import Release
 
 
 def fmt(value: Any) -> str:
@@ -32,7 +29,7 @@ def fmt_rel(rel: float | None) -> str:
     return "" if rel is None else ("new" if math.isinf(rel) else f"{rel * 100:+.2f}%")
 
 
-def render(a: Version, b: Version, changes: list[Change], threshold: float) -> None:
+def render(a: Release, b: Release, changes: list[Change], threshold: float) -> None:
     """Side-by-side table per section; flagged rows in red."""
     console.print(f"[bold]{a.tag}[/bold] → [bold]{b.tag}[/bold]  (flag above {threshold * 100:g}%)")
     for section, title in SECTIONS.items():
@@ -58,16 +55,16 @@ def diff_command(
     as_json: JsonFlag = False,
 ) -> None:
     """What changed between two versions: params, sources, sample counts, class distributions, statistics."""
-    root = Path(".") if repo else in_registry()
-    a, b = resolve_ref(ref_a, root, repo=repo), resolve_ref(ref_b, root, repo=repo)
-    changes = diff_metadata(release_metadata(a, root, repo), release_metadata(b, root, repo), threshold / 100)
+    with reading(repo) as reg:
+        a, b = reg.resolve(ref_a), reg.resolve(ref_b)
+        changes = diff_metadata(release_metadata(reg, a), release_metadata(reg, b), threshold / 100)
     if as_json:
         print_json(diff_doc(a, b, changes, threshold / 100))
         return
     render(a, b, changes, threshold / 100)
 
 
-def diff_doc(a: Version, b: Version, changes: list[Change], threshold: float) -> dict[str, Any]:
+def diff_doc(a: Release, b: Release, changes: list[Change], threshold: float) -> dict[str, Any]:
     """The `--json` shape (docs/cli-json.md): both tags, the threshold and every change (`rel` null when new)."""
     return {"from": a.tag, "to": b.tag, "threshold": threshold, "flagged": sum(c.flagged for c in changes),
             "changes": [{**asdict(c), "rel": None if c.rel is None or math.isinf(c.rel) else c.rel} for c in changes]}

@@ -12,7 +12,7 @@ import typer
 
 from steps.config import get_settings
 from steps.kit.files import write_bytes
-from steps.registry.dvc import open_repo
+from steps.release.dvc import open_repo
 
 handoff_app = typer.Typer(
     help="Move a stage's lock entry and outputs between the Ray pods and the workflow workspace.",
@@ -36,7 +36,7 @@ def export_command(
     remote: Remote = None,
 ) -> None:
     """Push a finished stage's outputs and lock entry to the DVC remote under KEY."""
-    from steps.registry.handoff import export_stage
+    from steps.cluster.handoff import export_stage
 
     with open_repo(Path.cwd()) as repo:
         bundle = export_stage(repo, dataset, stage, key, _remote(remote))
@@ -52,7 +52,7 @@ def check_command(
     remote: Remote = None,
 ) -> None:
     """Decide before any GPU is requested whether the stage must run here (its lock and the remote)."""
-    from steps.registry.handoff import run_reasons
+    from steps.cluster.handoff import run_reasons
 
     with open_repo(Path.cwd()) as repo:
         reasons = ["forced"] if force else run_reasons(repo, dataset, stage, _remote(remote))
@@ -75,7 +75,7 @@ def import_command(
 ) -> None:
     """Merge an exported stage into this checkout: lock entry, uncached files, pulled outputs; for a
     stage that did not need to run, pull its locked outputs."""
-    from steps.registry.handoff import import_stage, restore_stage
+    from steps.cluster.handoff import import_stage, restore_stage
 
     if not ran:
         restore_stage(Path.cwd(), dataset, stage, _remote(remote), open_repo)
@@ -95,6 +95,6 @@ def run_command(
     force: Annotated[bool, typer.Option("--force/--no-force", help="re-run the stage even if cached")] = False,
 ) -> None:
     """Ray head entrypoint: clone at REV, run the stage, export it under KEY."""
-    from steps.registry.handoff import run_remote
+    from steps.cluster.handoff import run_remote
 
     run_remote(dataset, stage, rev, key, force, repo_url)

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+
+from steps.output import PIPE_WIDTH, console, make_console, plain
+
+__all__ = ["PIPE_WIDTH", "JsonFlag", "RepoOption", "console", "make_console", "plain", "print_json", "shown"]
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON (see docs/cli-json.md).")]
 RepoOption = Annotated[str | None, typer.Option("--repo", help="Registry to read instead of this checkout: a git URL, "
                                                                "a file:// URL or a plain path (read without cloning).")]
-PIPE_WIDTH = 10_000  # piped output: as wide as the content, never cut at Rich's 80-column default
-
-
-def make_console(stderr: bool = False) -> Console:
-    """A Rich console: terminal width on a TTY (or `COLUMNS`), else unbounded so piped tables stay complete."""
-    probe = Console(stderr=stderr)
-    wide = not probe.is_terminal and not os.environ.get("COLUMNS")
-    return Console(highlight=False, stderr=stderr, width=PIPE_WIDTH if wide else None)
 
 
 def print_json(data: Any) -> None:

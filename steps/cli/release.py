@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,12 +16,10 @@ import typer
 from rich.table import Table
 
 from steps import layout
-from steps.cli.output import JsonFlag, RepoOption, make_console, print_json, shown
+from steps.cli.output import JsonFlag, RepoOption, console, plain, print_json, shown
 from steps.errors import DregError
-from steps.registry.pipelines import all_datasets, check_params, require_pipeline, require_registry, stages_of
-from steps.registry.versions import Version
-
-console = make_console()
+from steps.refs.handle import Registry, Release, open_registry
+from steps.refs.pipelines import all_datasets, check_params, require_pipeline, require_registry, stages_of
 
 
 def in_registry() -> Path:
@@ -29,25 +29,21 @@ def in_registry() -> Path:
     return root
 
 
-def release_metadata(v: Version, root: Path | str, repo: str | None) -> dict[str, Any]:
-    """metadata.json as released in `v`, of this checkout or of `--repo` (curated releases have none: one error)."""
-    from steps.registry.remote import show_at
+@contextlib.contextmanager
+def reading(repo: str | None) -> Iterator[Registry]:
+    """The registry a read command reads: `--repo` (URL or path, from any folder) or this checkout (made the working
+    directory), opened once through the one handle."""
+    root = None if repo is not None else in_registry()
+    with open_registry(repo, root or ".") as reg:
+        yield reg
 
-    text = show_at(v.tag, layout.metadata_json(v.dataset), root, repo=repo)
+
+def release_metadata(reg: Registry, release: Release) -> dict[str, Any]:
+    """metadata.json as released (curated releases have none: one error)."""
+    text = reg.read_text(release, layout.metadata_json(release.dataset))
     if text is None:
-        raise DregError(f"{v.tag} has no metadata.json", "curated datasets carry no metadata; see `dreg list`")
+        raise DregError(f"{release.tag} has no metadata.json", "curated datasets carry no metadata; see `dreg list`")
     return json.loads(text)
-
-
-def tag_commit(tag: str, root: Path | str, repo: str | None) -> str | None:
-    """The commit a release tag points at (local tag, or the remote's peeled ref), None if unknown."""
-    from steps.git import git
-    from steps.registry.versions import remote_refs
-
-    if repo is not None:
-        return remote_refs(repo).get(tag)
-    proc = git("rev-list", "-n1", f"refs/tags/{tag}", "--", cwd=root, check=False)
-    return proc.stdout.strip() or None
 
 
 def complete_dataset(incomplete: str) -> list[str]:
@@ -60,13 +56,12 @@ def complete_dataset(incomplete: str) -> list[str]:
 
 def complete_ref(incomplete: str) -> list[str]:
     """Shell completion: dataset names, then `DATASET@VERSION` from the local release tags."""
-    from steps.registry.versions import list_versions
-
     dataset, at, _ = incomplete.partition("@")
     if not at:
         return complete_dataset(incomplete)
     try:
-        names = [v.semver for v in list_versions(dataset, require_registry())] + ["latest"]
+        with open_registry(None, require_registry()) as reg:
+            names = [v.semver for v in reg.versions(dataset)] + ["latest", *reg.stages(dataset)]
     except DregError:
         return []
     return [f"{dataset}@{n}" for n in names if f"{dataset}@{n}".startswith(incomplete)]
@@ -99,27 +94,20 @@ def setup_dvc_logging() -> None:
 
 def list_cmd(repo: RepoOption = None, as_json: JsonFlag = False) -> None:
     """Datasets, their published versions (newest first) and promotion stages; `--repo` reads another registry."""
-    from steps.registry.stages import local_refs, stage_assignments
-    from steps.registry.versions import parse_tag, remote_refs, versions_in
-
-    root = Path(".") if repo else in_registry()
-    refs = remote_refs(repo) if repo else local_refs(root)  # read once: release tags and promotion tags alike
-    tags = sorted(t for t in refs if parse_tag(t))
-    names = {v.dataset for v in map(parse_tag, tags) if v} | (set() if repo else set(all_datasets(root)))
-    rows = []
-    for dataset in sorted(names):
-        versions = versions_in(tags, dataset)
-        rows.append({"dataset": dataset, "latest": versions[0].semver if versions else None,
-                     "tag": versions[0].tag if versions else None, "versions": [v.semver for v in versions],
-                     "tags": [v.tag for v in versions],
-                     "stages": stage_assignments(dataset, root, refs) if versions else {}})
+    with reading(repo) as reg:
+        rows = []
+        for dataset in reg.datasets():
+            versions = reg.versions(dataset)
+            rows.append({"dataset": dataset, "latest": versions[0].semver if versions else None,
+                         "tag": versions[0].tag if versions else None, "versions": [v.semver for v in versions],
+                         "tags": [v.tag for v in versions], "stages": reg.stages(dataset) if versions else {}})
     if as_json:
         print_json({"repo": repo, "datasets": rows})
         return
     table = Table("dataset", "latest", "versions", "stages")
     for row in rows:
         stages = " ".join(f"{stage}={semver}" for stage, semver in sorted(row["stages"].items()))
-        table.add_row(row["dataset"], shown(row["tag"]), " ".join(row["versions"]) or "-", stages or "-")
+        table.add_row(plain(row["dataset"]), shown(row["tag"]), " ".join(row["versions"]) or "-", stages or "-")
     console.print(table)
 
 
@@ -129,7 +117,7 @@ def stage_cmd(
     force: Annotated[bool, typer.Option("--force/--no-force", help="Run even if DVC sees no change.")] = False,
 ) -> None:
     """Run one DVC stage of a pipeline (what an Argo step calls)."""
-    from steps.registry.dvc import open_repo, reproduce
+    from steps.release.dvc import open_repo, reproduce
 
     in_registry()
     require_pipeline(dataset)
@@ -161,8 +149,8 @@ def run_cmd(
     push: Push = False,
 ) -> None:
     """Reproduce a pipeline, then publish a release if anything changed."""
-    from steps.registry.dvc import open_repo, reproduce
-    from steps.registry.release import publish_release
+    from steps.release.dvc import open_repo, reproduce
+    from steps.release.sequence import publish_release
 
     in_registry()
     require_pipeline(dataset)
@@ -178,7 +166,7 @@ def run_cmd(
 def publish_cmd(dataset: DatasetArg, bump: Bump = BumpKind.patch, automated: Automated = False,
                 push: Push = False) -> None:
     """Publish what is reproduced as a new version (data pushed and checked before the tag)."""
-    from steps.registry.release import publish_release
+    from steps.release.sequence import publish_release
 
     in_registry()
     require_pipeline(dataset)
@@ -188,24 +176,22 @@ def publish_cmd(dataset: DatasetArg, bump: Bump = BumpKind.patch, automated: Aut
 
 def show_cmd(ref: RefArg, repo: RepoOption = None, as_json: JsonFlag = False) -> None:
     """Metadata summary and lineage of a version (default: latest); `--repo` reads another registry."""
-    from steps.registry.versions import resolve_ref
-
-    root = Path(".") if repo else in_registry()
-    v = resolve_ref(ref, root, repo=repo)
-    meta = release_metadata(v, root, repo)
-    commit = tag_commit(v.tag, root, repo)
+    with reading(repo) as reg:
+        release = reg.resolve(ref)
+        meta = release_metadata(reg, release)
     if as_json:
-        print_json({"dataset": v.dataset, "version": v.semver, "tag": v.tag, "commit": commit, "metadata": meta})
+        print_json({"dataset": release.dataset, "version": release.version, "tag": release.tag,
+                    "commit": release.commit, "metadata": meta})
         return
     lineage = meta.get("lineage") or {}
-    console.print(f"[bold]{v.tag}[/bold]  commit {shown(commit and commit[:10])}  "
-                  f"created {shown(lineage.get('created_at'))}")
+    console.print(plain(f"{release.tag}  commit {release.commit[:10]}  created {shown(lineage.get('created_at'))}"),
+                  style="bold")
     console.print(show_table(meta))
 
 
 def show_table(meta: dict[str, Any]) -> Table:
     """Splits, metrics, classes, sources, upstream releases, params and lineage; unset fields shown as "-"."""
-    from steps.registry.diff import flatten
+    from steps.inspect.diff import flatten
 
     lineage = meta.get("lineage") or {}
     table = Table("field", "value", show_header=False, box=None)
@@ -242,20 +228,19 @@ def verify_cmd(
 ) -> None:
     """Rebuild a version from its pinned inputs and compare every output with the tag's dvc.lock (or, with
     --remote-only, audit what the DVC remote holds for it)."""
-    from steps.registry.versions import release_tags, resolve_ref
-
     root = in_registry()
-    if remote_only:
-        if (ref is None) == (not all_tags):
-            raise DregError("give one version or --all", "e.g. dreg verify --remote-only --all")
-        audit_cmd(release_tags(root) if all_tags else [resolve_ref(ref, root).tag], root)
-        return
-    if ref is None or all_tags:
+    with open_registry(None, root) as reg:
+        if remote_only:
+            if (ref is None) == (not all_tags):
+                raise DregError("give one version or --all", "e.g. dreg verify --remote-only --all")
+            audit_cmd(reg.release_tags() if all_tags else [reg.resolve(ref).tag], root)
+            return
+        tag = reg.resolve(ref).tag if ref is not None and not all_tags else None
+    if tag is None:
         raise DregError("verify needs one version (--all only with --remote-only)",
                         "e.g. dreg verify wine-quality@1.0.0")
-    from steps.registry.verify import verify_release
+    from steps.inspect.verify import verify_release
 
-    tag = resolve_ref(ref, root).tag
     setup_dvc_logging()
     report = verify_release(tag, root)
     for path in report.matched:
@@ -270,7 +255,7 @@ def verify_cmd(
 
 def audit_cmd(tags: list[str], root: Path) -> None:
     """`verify --remote-only`: each tag's objects read back from the DVC remote; exit 1 if any is missing or bad."""
-    from steps.registry.verify import audit_remote
+    from steps.inspect.verify import audit_remote
 
     reports = audit_remote(tags, root)
     for report in reports:

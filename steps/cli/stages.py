@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from steps.cli.output import JsonFlag, RepoOption, make_console, print_json, shown
-from steps.cli.release import DatasetArg, RefArg, in_registry
-
-console = make_console()
+from steps.cli.output import JsonFlag, RepoOption, console, print_json, shown
+from steps.cli.release import DatasetArg, RefArg, in_registry, reading
 
 
 def promote_command(
@@ -23,7 +20,7 @@ def promote_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Assign a version to a stage with a new annotated tag (never a moved one), if the DVC remote holds its data."""
-    from steps.registry.stages import promote
+    from steps.release.promote import promote
 
     tag, v = promote(ref, to, in_registry(), push=push)
     if as_json:
@@ -34,19 +31,14 @@ def promote_command(
 
 def history_command(dataset: DatasetArg, repo: RepoOption = None, as_json: JsonFlag = False) -> None:
     """Releases and promotions of a dataset in time order, and its current stages."""
-    from steps.registry.stages import current_stages, history
-    from steps.registry.versions import check_dataset, resolve_ref
+    from steps.refs.stages import history
+    from steps.refs.versions import check_dataset
 
     check_dataset(dataset)
-    if repo is None:
-        root: Path = in_registry()
-        resolve_ref(dataset, root)  # unknown dataset → one line with the closest names
-    else:
-        from steps.registry.remote import fetch_dataset_tags
-
-        resolve_ref(dataset, repo=repo)
-        root = fetch_dataset_tags(dataset, repo)
-    events, stages = history(dataset, root), current_stages(dataset, root)
+    with reading(repo) as reg:
+        reg.resolve(dataset)  # unknown dataset → one line with the closest names
+        stages = reg.stages(dataset)
+        events = history(dataset, reg.tag_objects(dataset))
     if as_json:
         print_json({"dataset": dataset, "repo": repo, "stages": stages, "events": events})
         return

@@ -31,7 +31,6 @@ from steps.dev.scaffold import (
     update_params,
 )
 from steps.git import git
-from steps.registry.versions import parse_tag, versions_in
 
 console = make_console()  # piped (`make demo | tee`): tables complete, never cut at 80 columns
 rules = Console(highlight=False)  # section rules: terminal width, 80 when piped
@@ -40,7 +39,7 @@ PROBE_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-lab
 PIPELINES = ["wine-quality", "fashion-mnist", "emotion", "roco-radiology", "opencloudhub-readmes-download"]
 QUESTIONS = """question,expected_answer,key_concepts
 How is a dataset version published?,"dreg run pushes the data to the DVC remote, checks it is there, then commits dvc.lock and tags DATASET-vX.Y.Z",dvc remote;git tag;release
-How does a training job read a version?,"dvc.api.open with rev set to the release tag, or steps.client.open_frame",dvc.api;tag;consumer
+How does a training job read a version?,"dvc.api.open with rev set to the release tag, or dreg_client.open_frame",dvc.api;tag;consumer
 Where do embeddings live?,"In PostgreSQL with pgvector, one row per chunk with lineage in metadata",pgvector;HNSW;lineage
 """
 
@@ -110,20 +109,15 @@ def write_readmes_mirror(folder: Path, org: str = "OpenCloudHub") -> None:
 
 
 def read_back(reg: Registry) -> None:
-    """Read two versions by tag through dvc.api from origin, as a training job would.
+    """Read two versions by reference from origin through the consumer client, as a training job would."""
+    from dreg_client import Registry as Handle
+    from dreg_client import load
 
-    Origin is given as a file:// URL: a plain path inside this checkout would make DVC use the
-    checkout's own remote config instead of the registry's.
-    """
-    import dvc.api
-    import pandas as pd
-
-    rules.rule("read back by tag (dvc.api, from origin)")
-    for tag in ("wine-quality-v1.0.0", "wine-quality-v1.1.0"):
-        data = dvc.api.read("data/wine-quality/processed/train/train.parquet", repo=reg.origin.as_uri(), rev=tag,
-                            mode="rb")
-        frame = pd.read_parquet(io.BytesIO(data))
-        console.print(f"{tag}: train split {len(frame)} rows, columns {list(frame.columns)[:3]}…")
+    rules.rule("read back by reference (dreg_client, from origin)")
+    with Handle.open(reg.origin) as origin:
+        for ref in ("wine-quality@1.0.0", "wine-quality@1.1.0"):
+            frame = load(ref, split="train", repo=origin)
+            console.print(f"{ref}: train split {len(frame)} rows, columns {list(frame.columns)[:3]}…")
 
 
 def key_stats(meta: dict) -> str:
@@ -141,11 +135,10 @@ def key_stats(meta: dict) -> str:
 
 def summary(reg: Registry) -> None:
     """Datasets, versions and key stats, read from origin through the consumer client."""
-    from steps.git import remote_tags
+    from dreg_client import Registry as Handle
 
-    tags = remote_tags(reg.origin.as_uri())
-    with silenced():  # git's clone and pack progress, from subprocesses too
-        rows = [summary_row(reg, dataset, tags) for dataset in datasets_in(tags)]
+    with silenced(), Handle.open(reg.origin) as origin:  # git's fetch progress, from subprocesses too
+        rows = [summary_row(origin, dataset) for dataset in origin.datasets()]
     table = Table("dataset", "versions", "samples", "key stats", "source")
     for row in rows:
         table.add_row(*row)
@@ -172,16 +165,12 @@ def silenced() -> Iterator[None]:
                 os.close(copy)
 
 
-def datasets_in(tags: list[str]) -> list[str]:
-    """The datasets that have release tags among `tags`."""
-    return sorted({v.dataset for v in map(parse_tag, tags) if v})
-
-
-def summary_row(reg: Registry, dataset: str, tags: list[str]) -> tuple[str, str, str, str, str]:
+def summary_row(origin, dataset: str) -> tuple[str, str, str, str, str]:
     """One dataset's versions, split sizes, key statistic and source kind (latest version)."""
-    from steps.client import read_metadata
-    versions = versions_in(tags, dataset)
-    meta = read_metadata(dataset, repo=reg.origin.as_uri())
+    from dreg_client import read_metadata
+
+    versions = origin.versions(dataset)
+    meta = read_metadata(dataset, repo=origin)
     samples = ", ".join(f"{s}={i['num_samples']}" for s, i in sorted(meta.get("splits", {}).items()))
     source = meta.get("lineage", {}).get("source", {}).get("kind", "-")
     return dataset, " ".join(v.semver for v in versions), samples, key_stats(meta), source

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         from steps.config import get_settings
         from steps.embeddings.pgserver import pgdata_path, postmaster, start_embedded, stop_embedded
-        from steps.registry.pipelines import require_registry
+        from steps.refs.pipelines import require_registry
 
         s = get_settings()
         if args.command == "db-info" and s.pgvector_host:

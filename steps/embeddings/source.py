@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from dreg_client import Registry
+
 from steps import layout
 from steps.config import dvc_config
 from steps.errors import DregError
-from steps.git import remote_tags
 
 MANIFEST_KEYS = ("repo", "file")
 
@@ -38,15 +39,20 @@ def open_fs(ref: SourceRef):
 
 @lru_cache(maxsize=4)
 def _fs(repo: str, tag: str, config: str):
-    """One filesystem per (registry, tag, remote config) and process: a release tag never moves."""
-    from dvc.api import DVCFileSystem
+    """One filesystem per (registry, tag, remote config) and process, through the one handle: a tag never moves."""
+    reg = _registry(repo, config)
+    return reg.fs(reg.resolve(tag))
 
-    return DVCFileSystem(repo, rev=tag, config=json.loads(config))
+
+@lru_cache(maxsize=4)
+def _registry(repo: str, config: str) -> Registry:
+    """The source registry, opened once per process."""
+    return Registry.open(repo, config=json.loads(config))
 
 
 def check_tag(ref: SourceRef) -> None:
     """DregError unless the registry has the tag (listing the dataset's tags it does have)."""
-    tags = remote_tags(ref.repo)
+    tags = list(Registry.open(ref.repo).refs)
     if ref.tag not in tags:
         known = sorted(t for t in tags if t.startswith(f"{ref.dataset}-v"))
         raise DregError(f"{ref.repo} has no tag {ref.tag}",

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from steps.errors import DregError
 from steps.kit.params import Params
-from steps.registry.versions import parse_tag
+from steps.refs.versions import parse_tag
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 PRECISIONS = ("fp32", "bf16", "fp16")

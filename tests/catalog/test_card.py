@@ -7,7 +7,7 @@ from pathlib import Path
 
 from steps import layout
 from steps.kit.files import write_json
-from steps.registry.card import render_card, write_card
+from steps.release.card import render_card, write_card
 
 META = {
     "dataset": {"name": "wine-quality"},

@@ -7,7 +7,7 @@ from steps.catalog.build import card_html
 from steps.catalog.lineage import lineage_svg
 from steps.catalog.pages import dataset_page, index_page
 from steps.catalog.source import DatasetInfo, ReleaseInfo
-from steps.registry.versions import Version
+from steps.refs.versions import Version
 
 HOSTILE = "<script>alert(1)</script>"
 META = {"dataset": {"name": "evil"}, "schema": {"features": {HOSTILE: {"dtype": "string"}}},

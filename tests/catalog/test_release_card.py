@@ -7,7 +7,7 @@ import json
 import pytest
 
 from steps import layout
-from steps.registry.card import render_card
+from steps.release.card import render_card
 from tests.support.registry import Released, git
 
 pytestmark = pytest.mark.xdist_group("catalog")  # one sample registry per worker

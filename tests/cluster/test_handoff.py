@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from steps.cli.handoff import handoff_app
 from steps.errors import DregError
-from steps.registry.handoff import export_stage, import_stage
+from steps.cluster.handoff import export_stage, import_stage
 
 DATASET = "demo-embeddings"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from steps import layout
-from steps.registry.pipelines import stages_of
+from steps.refs.pipelines import stages_of
 from tests.cluster.support import ROOT
 from workflows.profiles import PIPELINES, PROFILES, SCHEDULED
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from steps.client import open_frame, read_metadata
+from dreg_client import open_frame, read_metadata
 
 pytestmark = pytest.mark.xdist_group("contracts")  # one released registry per worker
 

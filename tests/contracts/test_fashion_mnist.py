@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from steps.client import read_metadata, read_ray
+from dreg_client import read_metadata, read_ray
 from steps.dev.samples import fashion_files
 
 pytestmark = pytest.mark.xdist_group("contracts")  # one released registry (and one Ray) per worker
@@ -48,7 +48,7 @@ def test_lightning_trainer_reads_28x28_images_through_ray(released_all, registry
 
 
 def test_card_documents_the_ray_read(released_all, registry_address, outside):
-    from steps.client import read_bytes
+    from dreg_client import read_bytes
 
     card = read_bytes("fashion-mnist", "README.md", "1.0.0", repo=registry_address).decode()
     assert 'read_ray("fashion-mnist", "processed/train/train.parquet", VERSION, repo=REGISTRY)' in card

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steps.client import get_url, open_table, read_ray
+from dreg_client import get_url, open_table, read_ray
 
 pytestmark = pytest.mark.xdist_group("contracts")  # one Ray per worker
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from PIL import Image
 
-from steps.client import download, read_metadata
+from dreg_client import download, read_metadata
 
 pytestmark = pytest.mark.xdist_group("contracts")  # one released registry per worker
 
@@ -36,7 +36,7 @@ def test_qwen_vl_job_reads_annotations_and_jpeg_images(released_all, registry_ad
 
 
 def test_card_documents_the_files_download(released_all, registry_address, outside):
-    from steps.client import read_bytes
+    from dreg_client import read_bytes
 
     card = read_bytes("roco-radiology", "README.md", "1.0.0", repo=registry_address).decode()
     assert 'download("roco-radiology", "processed/train", "train", VERSION, repo=REGISTRY)' in card

@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from steps.client import get_url, open_frame, read_metadata
+from dreg_client import get_url, open_frame, read_metadata
 from steps.dev.samples import wine_files
 
 pytestmark = pytest.mark.xdist_group("contracts")  # one released registry per worker

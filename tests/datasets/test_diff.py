@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from steps.dev.scaffold import update_params
-from steps.registry.diff import diff_metadata
+from steps.inspect.diff import diff_metadata
 from tests.support.registry import commit_all
 
 

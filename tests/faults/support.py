@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from steps.dev.scaffold import Registry
-from steps.registry.release import tag_fingerprint
-from steps.registry.verify import audit_remote, release_tags
+from steps.release.sequence import tag_fingerprint
+from steps.inspect.verify import audit_remote
+from steps.refs.handle import open_registry
 from tests.support.registry import cli_env, run_dreg
 
 DATASET = "wine-quality"
@@ -84,7 +85,7 @@ class Invariants:
 def dirty_free_fingerprint(root: Path) -> tuple:
     """The release fingerprint of a work tree's reproduced dataset (its dvc.lock and metadata.json)."""
     from steps import layout
-    from steps.registry.release import release_fingerprint
+    from steps.release.sequence import release_fingerprint
 
     lock, meta = root / layout.dvc_lock(DATASET), root / layout.metadata_json(DATASET)
     return release_fingerprint(lock.read_text(), meta.read_text() if meta.exists() else None, DATASET)
@@ -96,3 +97,9 @@ def record(fault: str, tries: int, held: bool) -> None:
     if folder:
         with open(Path(folder) / f"{os.getpid()}.jsonl", "a") as f:
             f.write(json.dumps({"fault": fault, "tries": tries, "held": held}) + "\n")
+
+
+def release_tags(root: Path) -> list[str]:
+    """Every release tag of the registry at `root`."""
+    with open_registry(None, root) as reg:
+        return reg.release_tags()

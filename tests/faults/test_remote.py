@@ -11,7 +11,7 @@ import pytest
 from dvc.api import DVCFileSystem
 
 from steps.errors import DregError
-from steps.registry.verify import read_verified
+from steps.inspect.verify import read_verified
 from tests.faults.support import DATASET, Invariants, clone, converge, dreg, ref_map
 from tests.support.registry import cli_env
 

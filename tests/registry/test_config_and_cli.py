@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from steps import config
-from steps.client import get_url
-from steps.registry.dvc import dvc_config
+from dreg_client import get_url
+from steps.config import dvc_config
 from tests.support.registry import tags
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from steps.client import load, read_metadata, resolve_tag
-from steps.registry.stages import current_stages
-from steps.registry.versions import list_versions
+from dreg_client import load, read_metadata, resolve_tag
+from steps.refs.stages import current_stages
+from steps.refs.versions import list_versions
 from tests.registry.test_versions_grammar import V1, V2, release_two
 from tests.support.registry import Released, git, run_dreg, tags
 from tests.support.servers import SourceServer

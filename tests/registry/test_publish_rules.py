@@ -11,7 +11,7 @@ import dvc.api
 import pytest
 
 from steps.dev.scaffold import update_params
-from steps.registry.dvc import missing_in_remote, open_repo, target
+from steps.release.dvc import missing_in_remote, open_repo, target
 from tests.support.registry import cli_env, commit_all, run_dreg, tags
 
 
@@ -206,7 +206,7 @@ def test_publish_from_a_detached_checkout_lands_on_the_release_branch(registry, 
 
 def test_verify_reads_params_dvc_locks_by_dotted_leaf(tmp_path):
     """dvc.lock records `download.text_column` for a leaf param: verify compares that leaf, not a missing key."""
-    from steps.registry.verify import lock_problems
+    from steps.inspect.verify import lock_problems
 
     git(tmp_path, "init", "-q")
     pipe = tmp_path / "pipelines" / "d"

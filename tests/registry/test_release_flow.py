@@ -9,7 +9,7 @@ import dvc.api
 import pandas as pd
 import pyarrow.parquet as pq
 
-from steps.client import open_frame, read_metadata, resolve_tag
+from dreg_client import open_frame, read_metadata, resolve_tag
 from tests.support.registry import tags
 
 

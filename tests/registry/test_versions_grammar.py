@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from steps.errors import DregError
-from steps.registry.stages import current_stages
-from steps.registry.verify import release_tags as verify_release_tags
-from steps.registry.versions import list_versions, release_tags, resolve_ref
+from steps.refs.stages import current_stages
+from steps.refs.handle import open_registry
+from steps.refs.versions import list_versions
 from tests.support.registry import Released, cli_env, local_registry, run_dreg, tags
 from tests.support.servers import SourceServer
 
@@ -58,6 +58,18 @@ RESOLVES = [
     ("wine-quality@prod", V1),
     ("wine-quality@staging", V2),
 ]
+
+
+
+def resolve_ref(ref: str, root: Path | str = ".", repo: str | None = None):
+    """The release `ref` names, read through the one handle (this checkout, or `repo`)."""
+    with open_registry(repo, root) as reg:
+        return reg.resolve(ref)
+
+
+def release_tags(root: Path | str = ".", repo: str | None = None) -> list[str]:
+    with open_registry(repo, root) as reg:
+        return reg.release_tags()
 
 
 @pytest.mark.parametrize(("ref", "tag"), RESOLVES)
@@ -106,7 +118,6 @@ def test_stage_tags_are_never_read_as_releases(staged):
     root = staged.reg.root
     assert any("#" in t for t in tags(root))
     assert [v.tag for v in list_versions("wine-quality", root)] == [V2, V1]
-    assert verify_release_tags(root) == [V1, V2]
 
 
 def test_the_cli_resolves_the_grammar_and_refuses_bad_references_in_one_line(staged, tmp_path):
@@ -123,8 +134,8 @@ def test_the_cli_resolves_the_grammar_and_refuses_bad_references_in_one_line(sta
 def test_no_clone_is_made_to_resolve(staged, tmp_path):
     """Resolving by `repo` reads refs only: the cache of fetched tags stays empty."""
     cache = tmp_path / "fresh-cache"
-    code = ("from steps.registry.versions import resolve_ref; "
-            f"print(resolve_ref('wine-quality@prod', repo={str(staged.reg.origin)!r}).tag)")
+    code = ("from dreg_client import resolve_tag; "
+            f"print(resolve_tag('wine-quality@prod', repo={str(staged.reg.origin)!r}))")
     proc = subprocess.run(["python", "-c", code],
                           env={**staged.env, "DREG_CACHE_DIR": str(cache)}, capture_output=True, text=True,
                           cwd=tmp_path, check=False)

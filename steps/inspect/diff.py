@@ -10,7 +10,7 @@ from typing import Any
 from steps import layout
 from steps.errors import DregError
 from steps.git import show_file
-from steps.registry.versions import Version
+from steps.refs.versions import Version
 
 DEFAULT_THRESHOLD_PCT = 5.0
 SECTIONS = {"params": "params", "sources": "sources", "samples": "samples", "classes": "class share",

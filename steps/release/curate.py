@@ -16,9 +16,9 @@ from steps.git import repo_root
 from steps.kit.digests import file_digests
 from steps.kit.files import atomic_path, write_bytes
 from steps.kit.metadata import build_lineage, write_metadata
-from steps.registry.dvc import open_repo
-from steps.registry.release import Release, already_released, release, sync_with_origin
-from steps.registry.versions import Bump, check_dataset
+from steps.refs.versions import Bump, check_dataset
+from steps.release.dvc import open_repo
+from steps.release.sequence import Release, already_released, release, sync_with_origin
 
 QUESTION_COLUMNS = ("question", "expected_answer", "key_concepts")
 CONCEPT_SEPARATORS = re.compile(r"[;,|]")

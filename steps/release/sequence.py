@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
-from rich.console import Console
 
 from steps import layout
 from steps.config import get_settings
 from steps.errors import DregError
 from steps.git import git, git_message, head_commit, show_file
 from steps.kit.metadata import stable_view
-from steps.registry.dvc import (
+from steps.output import console
+from steps.refs.versions import Bump, Version, latest_version, local_tags, next_version
+from steps.release.dvc import (
     lock_outputs,
     missing_in_remote,
     open_repo,
@@ -24,13 +23,18 @@ from steps.registry.dvc import (
     target,
     upload_objects,
 )
-from steps.registry.versions import Bump, Version, latest_version, local_tags, next_version
+from steps.release.origin import (
+    adopt_origin_tags,
+    current_branch,
+    fetch_origin,
+    identity_args,
+    rebase_onto_origin,
+    ref_map,
+)
 
-console = Console(highlight=False)
 PUSH_ATTEMPTS = 5
 LOST_RACE = ("fetch first", "non-fast-forward", "already exists", "stale info", "cannot lock ref")
 ALLOW_SAMPLE_KEY = "dreg.allowSampleData"
-ORIGIN_TAGS = "refs/dreg/origin-tags"  # origin's tags as last fetched: local tags are never moved by a fetch
 FAULT_ENV = "DREG_FAULT_POINT"  # test hook: SIGKILL at the named point (see tests/faults)
 
 
@@ -114,13 +118,6 @@ def lock_drift(repo, dataset: str) -> list[str]:
     return sorted(stage for stage, changes in status.items() if [c for c in changes if c != "always changed"])
 
 
-def identity_args(root: Path) -> list[str]:
-    """`-c user.name/email` for git when the environment has no identity (e.g. a fresh container)."""
-    if git("config", "user.email", cwd=root, check=False).stdout.strip():
-        return []
-    return ["-c", "user.name=data-registry", "-c", "user.email=data-registry@localhost"]
-
-
 def commit_and_tag(dataset: str, version: Version, root: Path) -> str:
     """Commit the release files (if they changed) and create the annotated tag; return the commit."""
     paths = release_paths(dataset, root)
@@ -149,42 +146,6 @@ def retitle_release(dataset: str, version: Version, root: Path) -> None:
     git(*identity_args(root), "commit", "-q", "--amend", "--allow-empty", "-m", wanted, cwd=root)
 
 
-def current_branch(root: Path) -> str:
-    """The branch releases are committed on; a detached HEAD (a CI checkout of a sha) gets the release branch."""
-    branch = git("symbolic-ref", "--quiet", "--short", "HEAD", cwd=root, check=False).stdout.strip()
-    if branch:
-        return branch
-    branch = get_settings().release_branch
-    git("checkout", "-q", "-B", branch, cwd=root)
-    console.print(f"HEAD was detached: releasing on branch '{branch}' (DREG_RELEASE_BRANCH)")
-    return branch
-
-
-def fetch_origin(root: Path, branch: str) -> None:
-    """Fetch origin's branch, and its tags into a private namespace (a fetch never moves a local tag)."""
-    remote = get_settings().git_remote
-    git("fetch", "-q", "--no-tags", "--prune", "--", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
-        f"+refs/tags/*:{ORIGIN_TAGS}/*", cwd=root)
-
-
-def ref_map(root: Path, namespace: str) -> dict[str, str]:
-    """{name below `namespace`: object id} of the refs in `namespace`."""
-    out = git("for-each-ref", "--format=%(objectname) %(refname)", namespace, cwd=root).stdout
-    return {ref.removeprefix(namespace + "/"): oid for oid, ref in (line.split(" ", 1) for line in out.splitlines())}
-
-
-def adopt_origin_tags(root: Path) -> dict[str, str]:
-    """Create the local tags that origin has and this clone lacks (never moving one); return origin's tags."""
-    origin, local = ref_map(root, ORIGIN_TAGS), ref_map(root, "refs/tags")
-    missing = "".join(f"create refs/tags/{name} {oid}\n" for name, oid in origin.items() if name not in local)
-    if missing:
-        proc = subprocess.run(["git", "update-ref", "--stdin"], cwd=root, input=missing, text=True,
-                              capture_output=True, check=False)
-        if proc.returncode != 0:
-            raise DregError(f"cannot adopt origin's tags: {git_message(proc)}", "see `git tag` in the registry")
-    return origin
-
-
 def sync_with_origin(dataset: str, root: Path) -> None:
     """`--push` only: decide against origin. Local release tags of `dataset` that origin lacks (a publish killed
     before its git push) are dropped when they hold exactly the workspace's release, which is then published;
@@ -211,17 +172,6 @@ def tag_fingerprint(tag: str, dataset: str, root: Path) -> tuple:
     """The release fingerprint recorded by `tag`."""
     return release_fingerprint(show_file(tag, layout.dvc_lock(dataset), root),
                                show_file(tag, layout.metadata_json(dataset), root), dataset)
-
-
-def rebase_onto_origin(root: Path, branch: str) -> None:
-    """Replay local commits onto origin's branch; release files keep this publisher's content."""
-    remote = get_settings().git_remote
-    proc = git(*identity_args(root), "rebase", "-q", "--autostash", "-X", "theirs", f"{remote}/{branch}", cwd=root,
-               check=False)
-    if proc.returncode != 0:
-        git("rebase", "--abort", cwd=root, check=False)
-        raise DregError(f"cannot rebase onto {remote}/{branch}: {git_message(proc)}",
-                        "resolve the conflict by hand, then run `dreg publish` again")
 
 
 def check_rebased(dataset: str, root: Path) -> None:
@@ -306,7 +256,7 @@ def release(
     if missing:
         raise DregError(f"remote '{remote}' lacks {len(missing)} object(s) of this release (e.g. {missing[0]})",
                         f"the push was incomplete; run `{again}` again — no tag was created")
-    from steps.registry.card import write_card  # only a release writes a card: a no-op run never imports it
+    from steps.release.card import write_card  # only a release writes a card: a no-op run never imports it
 
     version = next_version(dataset, bump, automated, root)
     write_card(dataset, root)

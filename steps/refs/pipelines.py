@@ -11,7 +11,7 @@ from steps.errors import DregError
 from steps.kit.files import load_yaml
 from steps.kit.params import param_value, read_params_file
 from steps.layout import curated_datasets, pipeline_datasets
-from steps.registry.versions import check_dataset, unknown_dataset
+from steps.refs.versions import check_dataset, unknown_dataset
 
 
 def all_datasets(root: Path | str = ".") -> list[str]:

@@ -18,8 +18,8 @@ from steps.git import git, show_bytes, show_file
 from steps.kit.files import load_yaml
 from steps.kit.metadata import stable_view
 from steps.kit.params import param_value
-from steps.registry.dvc import lock_outputs, open_repo, reproduce
-from steps.registry.versions import parse_tag
+from steps.refs.versions import parse_tag
+from steps.release.dvc import lock_outputs, open_repo, reproduce
 
 CHUNK = 1 << 20
 
@@ -200,11 +200,6 @@ def audit_tag(tag: str, root: Path, odb) -> AuditReport:
         elif manifest is not None:
             pending += [(f"{path}/{e['relpath']}", e["md5"]) for e in json.loads(manifest)]
     return report
-
-
-def release_tags(root: Path) -> list[str]:
-    """Every release tag of the registry at `root`."""
-    return sorted(t for t in git("tag", "--list", cwd=root).stdout.split() if parse_tag(t))
 
 
 def audit_remote(tags: list[str], root: Path | str = ".") -> list[AuditReport]:

@@ -1,0 +1,478 @@
+"""`Registry`: one handle on a registry, local checkout or remote URL, opened once and read one way.
+
+    with Registry.open("https://git.example.org/org/data-registry.git") as reg:
+        release = reg.resolve("wine-quality@prod")          # refs read once: tags, stages, latest
+        meta = json.loads(reg.read_file(release, layout.metadata_json(release.dataset)))
+        data = reg.read_data(release, "processed/train/train.parquet")   # md5-checked
+
+A work tree is read in place (its tags, its objects, its DVC config and cache). Anything else (a git URL, a
+`file://` URL, a bare origin's path) is read through one strategy: `git ls-remote` once for the refs, then a cache
+repository per URL (`$DREG_CACHE_DIR`, default `~/.cache/dreg`) into which each release commit is fetched once,
+one commit deep; DVC reads that commit straight from the cache repository (no clone, no checkout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from dreg_client import grammar, layout
+from dreg_client.errors import (
+    CredentialsMissing,
+    IntegrityError,
+    ObjectMissing,
+    PathNotFound,
+    RegistryError,
+    RemoteNotConfigured,
+    RemoteUnavailable,
+)
+from dreg_client.git import git, git_message, local_refs, peeled_refs, show_bytes
+
+CHUNK = 1 << 20
+LOCAL_UPLOAD_PACK = "git -c uploadpack.allowFilter=true upload-pack"
+
+
+@dataclass(frozen=True)
+class Release:
+    """One immutable release: dataset, version (semver), tag and the commit the tag names."""
+
+    dataset: str
+    version: str
+    tag: str
+    commit: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}@{self.version}"
+
+    @property
+    def semver(self) -> str:
+        """The version as `MAJOR.MINOR.PATCH` (same as `version`)."""
+        return self.version
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One file of a release's data folder: its path under `data/<dataset>/`, size and released md5."""
+
+    path: str
+    size: int | None
+    md5: str | None
+
+
+def cache_root() -> Path:
+    """Where cache repositories live: `$DREG_CACHE_DIR`, else `$XDG_CACHE_HOME/dreg` or `~/.cache/dreg`."""
+    explicit = os.environ.get("DREG_CACHE_DIR")
+    base = Path(explicit) if explicit else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dreg"
+    return base.expanduser()
+
+
+def is_url(location: str) -> bool:
+    """True for `scheme://…` and scp-like `host:path` locations (not an existing local path)."""
+    return "://" in location or (":" in location and not Path(location).exists() and not location.startswith("/"))
+
+
+def work_tree(location: str) -> Path | None:
+    """The top of the git work tree at `location`, or None (a URL, a bare repository, not a repository)."""
+    if is_url(location) or not Path(location).expanduser().is_dir():
+        return None
+    proc = git("rev-parse", "--is-bare-repository", "--show-toplevel", cwd=Path(location).expanduser(), check=False)
+    lines = proc.stdout.split("\n")
+    if proc.returncode != 0 or lines[0].strip() != "false" or len(lines) < 2 or not lines[1].strip():
+        return None
+    return Path(lines[1].strip())
+
+
+def canonical_url(location: str) -> str:
+    """`location` as a git remote and cache key: URLs unchanged, paths absolute."""
+    return location if is_url(location) else str(Path(location).expanduser().resolve())
+
+
+def check_location(location: str) -> str:
+    """`location` unless it could be read as a git option."""
+    if not location or location.startswith("-"):
+        raise RegistryError(f"invalid registry location {grammar.shown(location)!r}",
+                            "give a git URL, a file:// URL or a path to a registry")
+    return location
+
+
+class Registry:
+    """A registry opened once: its refs (read once), files at a release, the DVC filesystem at a release (built
+    once per release), verified data reads and all-or-nothing downloads."""
+
+    def __init__(self, location: str | os.PathLike[str] = ".", remote: str | None = None,
+                 config: Mapping[str, Any] | None = None) -> None:
+        self.location = check_location(os.fspath(location))
+        self.remote = remote
+        self.config = dict(config or {})
+        self.root = work_tree(self.location)
+        self.url = str(self.root) if self.root else canonical_url(self.location)
+        self._fs: dict[str, Any] = {}
+
+    @classmethod
+    def open(cls, location: str | os.PathLike[str] = ".", remote: str | None = None,
+             config: Mapping[str, Any] | None = None) -> Registry:
+        """Open a registry (use as a context manager: `with Registry.open(url) as reg:`)."""
+        return cls(location, remote=remote, config=config)
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the DVC repositories this handle opened."""
+        for fs in self._fs.values():
+            with contextlib.suppress(Exception):
+                fs.close()
+        self._fs.clear()
+
+    @property
+    def local(self) -> bool:
+        """True for a work tree read in place."""
+        return self.root is not None
+
+    @property
+    def where(self) -> str:
+        """` in <url>` for messages about a remote registry; empty for the work tree."""
+        return "" if self.local else f" in {grammar.shown(self.location, 200)}"
+
+    # refs -----------------------------------------------------------------------------------------------------
+    @cached_property
+    def refs(self) -> dict[str, str]:
+        """{tag: commit} of every tag (releases and promotions), read once."""
+        if self.root is not None:
+            return local_refs(self.root)
+        proc = git("ls-remote", "--tags", "--", self.url, check=False)
+        if proc.returncode != 0:
+            raise RemoteUnavailable(f"cannot read tags of {grammar.shown(self.location, 200)}: {git_message(proc)}",
+                                    "check the registry URL or path, and your git credentials for it")
+        return peeled_refs(proc.stdout)
+
+    def refresh(self) -> None:
+        """Forget the refs read so far (the next read asks again)."""
+        self.__dict__.pop("refs", None)
+
+    def release_tags(self) -> list[str]:
+        """Every release tag, sorted."""
+        return grammar.release_tags(self.refs)
+
+    def datasets(self) -> list[str]:
+        """Dataset names: those with release tags, plus (in a work tree) its pipelines and curated data."""
+        names = grammar.datasets_in(self.refs)
+        if self.root is not None:
+            names |= {*layout.pipeline_datasets(self.root), *layout.curated_datasets(self.root)}
+        return sorted(names)
+
+    def versions(self, dataset: str) -> list[grammar.Version]:
+        """Published versions of `dataset`, newest first."""
+        return grammar.versions_in(self.refs, grammar.check_dataset(dataset))
+
+    def stages(self, dataset: str) -> dict[str, str]:
+        """{stage: semver} currently assigned for `dataset`."""
+        return grammar.stage_assignments(dataset, self.refs)
+
+    def resolve(self, ref: str, version: str | None = None) -> Release:
+        """The release `ref` names (`DATASET[@1.2.0|@v1.2.0|@latest|@<stage>]` or the tag); `version`, when given,
+        completes a bare dataset name. DatasetNotFound, VersionNotFound or BadReference otherwise."""
+        dataset, wanted = grammar.split_ref(grammar.join_ref(ref, version))
+        versions = grammar.versions_in(self.refs, dataset)
+        if not versions and dataset not in self.datasets():
+            raise grammar.unknown_dataset(dataset, self.datasets(), self.where)
+        if grammar.is_stage_name(wanted):
+            stage = grammar.check_stage(wanted or "")
+            current = self.stages(dataset).get(stage)
+            if current is None:
+                from dreg_client.errors import VersionNotFound
+
+                raise VersionNotFound(f"{dataset} has no version in stage '{stage}'{self.where}",
+                                      f"promote one with `dreg promote {dataset}@VERSION --to {stage}`; "
+                                      f"see `dreg history {dataset}`")
+            wanted = current
+        v = grammar.pick_version(versions, dataset, wanted, self.where)
+        return Release(dataset, v.semver, v.tag, self.refs[v.tag])
+
+    # git files at a release -------------------------------------------------------------------------------------
+    def gitdir(self, release: Release) -> Path:
+        """Where the release's commit can be read: the work tree, or the cache repository (fetched once)."""
+        if self.root is not None:
+            return self.root
+        path = self.cache_repo()
+        if git("cat-file", "-e", f"{release.commit}^{{commit}}", cwd=path, check=False).returncode != 0:
+            with cache_lock(path):
+                if git("cat-file", "-e", f"{release.commit}^{{commit}}", cwd=path, check=False).returncode != 0:
+                    proc = git("fetch", "-q", "--depth", "1", "--no-tags", "origin",
+                               f"+refs/tags/{release.tag}:refs/tags/{release.tag}", cwd=path, check=False)
+                    if proc.returncode != 0:
+                        raise RemoteUnavailable(f"cannot fetch {release.tag} from {grammar.shown(self.location, 200)}: "
+                                                f"{git_message(proc)}", "check the registry URL and your git access")
+        return path
+
+    def tag_objects(self, dataset: str) -> Path:
+        """A repository holding the tag objects (messages, taggers, dates) of `dataset`'s release and promotion
+        tags: the work tree, or the cache repository after one fetch of just those tags."""
+        if self.root is not None:
+            return self.root
+        path, name = self.cache_repo(), grammar.check_dataset(dataset)
+        with cache_lock(path):
+            proc = git("fetch", "-q", "--depth", "1", "--no-tags", "--prune", "origin",
+                       f"+refs/tags/{name}-v*:refs/tags/{name}-v*", f"+refs/tags/{name}#*:refs/tags/{name}#*",
+                       cwd=path, check=False)
+        if proc.returncode != 0:
+            raise RemoteUnavailable(f"cannot fetch the tags of {name} from {grammar.shown(self.location, 200)}: "
+                                    f"{git_message(proc)}", "check the registry URL and your git access")
+        return path
+
+    def cache_repo(self) -> Path:
+        """The bare cache repository of this registry's URL (created on first use, `origin` set to the URL)."""
+        path = cache_root() / "repos" / f"{hashlib.sha256(self.url.encode()).hexdigest()[:24]}.git"
+        if (path / "HEAD").is_file():
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".new-", dir=path.parent))
+        git("init", "-q", "--bare", str(tmp))
+        git("remote", "add", "origin", self.url, cwd=tmp)
+        if not is_url(self.url) or self.url.startswith("file://"):
+            git("config", "remote.origin.uploadpack", LOCAL_UPLOAD_PACK, cwd=tmp)
+        try:
+            tmp.rename(path)
+        except OSError:  # another process created it first
+            shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+    def read_file(self, release: Release, path: str) -> bytes | None:
+        """Exact bytes of the git-tracked file `path` (from the registry root) at the release; None if absent."""
+        gitdir = self.gitdir(release)
+        data = show_bytes(release.commit, path, gitdir)
+        if data is None and git("cat-file", "-e", f"{release.commit}:{path}", cwd=gitdir, check=False).returncode == 0:
+            raise RegistryError(f"{release.tag}: cannot read {grammar.shown(path, 200)} from git",
+                                "check the registry's git objects (`git fsck`)")
+        return data
+
+    def read_text(self, release: Release, path: str) -> str | None:
+        """`read_file` decoded as UTF-8."""
+        data = self.read_file(release, path)
+        return None if data is None else data.decode("utf-8", errors="replace")
+
+    # data through DVC -------------------------------------------------------------------------------------------
+    def fs(self, release: Release) -> Any:
+        """The `dvc.api.DVCFileSystem` of the release (built once per release)."""
+        if release.commit not in self._fs:
+            from dvc.api import DVCFileSystem
+            from dvc.repo import Repo
+
+            config = dict(self.config)
+            if self.remote:
+                config["core"] = {**dict(config.get("core") or {}), "remote": self.remote}
+            with dvc_errors(release, self.remote):
+                repo = Repo(str(self.gitdir(release)), rev=release.commit, config=config or None)
+            check_remote(repo, release)
+            self._fs[release.commit] = DVCFileSystem(repo=repo)
+        return self._fs[release.commit]
+
+    def files(self, release: Release, path: str = "") -> list[DataFile]:
+        """Every file of the release under `data/<dataset>/<path>` (a file or a folder), sorted, with size and md5
+        (sizes of DVC-tracked files read from the remote: a directory manifest records none)."""
+        fs, base = self.fs(release), layout.data_dir(release.dataset)
+        path = layout.check_data_path(path)
+        top = layout.data_file(release.dataset, path) if path else base
+        with dvc_errors(release, self.remote):
+            if not fs.exists(top):
+                raise PathNotFound(f"{release.tag} has no {grammar.shown(path or 'data', 200)}",
+                                   f"list its files with `dreg ls {release.ref}`")
+            found = fs.find(top, detail=True) if fs.isdir(top) else {top: fs.info(top)}
+        sizes = object_sizes(fs)
+        return [DataFile(name.removeprefix(base + "/"), info.get("size") if info.get("size") is not None else
+                         sizes(info.get("md5")), info.get("md5"))
+                for name, info in sorted(found.items())
+                if info.get("type") != "directory" and Path(name).name != ".gitignore"]
+
+    def read_data(self, release: Release, path: str) -> bytes:
+        """Bytes of `data/<dataset>/<path>`, checked against the md5 the release records (IntegrityError if not)."""
+        fs, rel = self.fs(release), layout.data_file(release.dataset, layout.check_data_path(path))
+        with dvc_errors(release, self.remote, rel):
+            if not fs.exists(rel) or fs.isdir(rel):
+                raise PathNotFound(f"{release.tag} has no file {grammar.shown(path, 200)}",
+                                   f"list its files with `dreg ls {release.ref}`")
+            data, md5 = fs.read_bytes(rel), fs.info(rel).get("md5")
+        check_md5(md5_of(iter([data])), md5, f"{release.tag}:{rel}")
+        return data
+
+    def storage(self, release: Release, path: str) -> tuple[Any, str]:
+        """(the DVC remote's filesystem, the object's path in it) of a file of the release."""
+        from dvc_data.index import StorageKeyError
+
+        fs, rel = self.fs(release), layout.data_file(release.dataset, layout.check_data_path(path))
+        with dvc_errors(release, self.remote, rel):
+            if not fs.exists(rel):
+                raise PathNotFound(f"{release.tag} has no file {grammar.shown(path, 200)}",
+                                   f"list its files with `dreg ls {release.ref}`")
+            index, entry = fs.repo.get_data_index_entry(rel)
+            try:
+                return index.storage_map.get_remote(entry)
+            except (StorageKeyError, ValueError):
+                raise RemoteNotConfigured(f"{release.tag}: no DVC remote holds {grammar.shown(path, 200)}",
+                                          "pass remote= (the registry's DVC remote name)") from None
+
+    def download(self, release: Release, path: str, dest: str | os.PathLike[str], force: bool = False,
+                 on_file: Callable[[DataFile], None] | None = None) -> Path:
+        """Copy a file or folder of the release (default: all its data) into the folder `dest`, under its own name;
+        every file md5-checked, all or nothing (a failure, or a signal, leaves nothing behind)."""
+        path = layout.check_data_path(path)
+        files = self.files(release, path)
+        name = Path(path).name if path else release.dataset
+        out = Path(dest)
+        target = out / name
+        if target.exists() and not force:
+            raise RegistryError(f"{target} already exists", "choose another folder, or pass force=True (--force)")
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".dreg-get-{name[:40]}-", dir=out))
+        try:
+            single = len(files) == 1 and files[0].path == path
+            prefix = f"{path}/" if path and not single else ""
+            for f in files:
+                local = staging / name if single else staging / name / f.path.removeprefix(prefix)
+                self.copy_file(release, f, local)
+                if on_file:
+                    on_file(f)
+            if target.exists():  # force: the old copy goes aside into the staging folder (removed with it)
+                os.replace(target, staging / f".old-{name}")
+            os.replace(staging / name, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+    def copy_file(self, release: Release, f: DataFile, dest: Path) -> None:
+        """Stream one file of the release to `dest`, hashing as it goes; a mismatch raises IntegrityError."""
+        fs, rel = self.fs(release), layout.data_file(release.dataset, f.path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with dvc_errors(release, self.remote, rel), fs.open(rel, "rb") as src, open(dest, "wb") as out:
+            def chunks() -> Iterator[bytes]:
+                for chunk in iter(lambda: src.read(CHUNK), b""):
+                    out.write(chunk)
+                    yield chunk
+            got = md5_of(chunks())
+        check_md5(got, f.md5, f"{release.tag}:{f.path}")
+
+
+def check_remote(repo: Any, release: Release) -> None:
+    """RemoteNotConfigured when the remote selected (argument or the release's `.dvc/config`) is not defined there:
+    DVC would otherwise report every file as absent."""
+    name = (repo.config.get("core") or {}).get("remote")
+    defined = sorted(repo.config.get("remote") or {})
+    if name and name not in defined:
+        repo.close()
+        raise RemoteNotConfigured(f"{release.tag}: DVC remote '{grammar.shown(name)}' is not configured in this "
+                                  f"release (remotes: {', '.join(defined) or 'none'})",
+                                  "pass remote= with one of those names, or none for the release's default")
+
+
+def md5_of(chunks: Iterator[bytes]) -> str:
+    """md5 hex digest of a stream of byte chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_md5(got: str, expected: str | None, what: str) -> None:
+    """IntegrityError unless `got` is the md5 the release records (`expected`; None: not DVC-tracked)."""
+    if expected and got != expected.removesuffix(".dir"):
+        raise IntegrityError(f"{grammar.shown(what, 200)}: content does not match its released md5 {expected[:32]} "
+                             "(corrupted object in the DVC remote or cache); nothing was written or returned",
+                             "do not use it; report it to the registry owners (`dreg verify --remote-only TAG`)")
+
+
+def object_sizes(fs: Any) -> Callable[[str | None], int | None]:
+    """md5 → size of that object in the DVC remote (None when it cannot be read)."""
+    odb: list[Any] = []
+
+    def size(md5: str | None) -> int | None:
+        if not md5:
+            return None
+        try:
+            if not odb:
+                odb.append(fs.repo.cloud.get_remote_odb(name=None))
+            return int(odb[0].fs.size(odb[0].oid_to_path(md5)))
+        except Exception:  # noqa: BLE001 - a size is informative: unknown rather than a failed listing
+            return None
+
+    return size
+
+
+@contextlib.contextmanager
+def cache_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a cache repository (two processes never fetch into it at once)."""
+    from filelock import FileLock
+
+    with FileLock(str(path / "dreg.lock")):
+        yield
+
+
+CREDENTIAL_CODES = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "Forbidden",
+                    "ExpiredToken", "InvalidToken")
+
+
+@contextlib.contextmanager
+def dvc_errors(release: Release, remote: str | None, path: str | None = None) -> Iterator[None]:
+    """Turn what DVC, fsspec and botocore raise into the client's exceptions, each naming the real cause."""
+    try:
+        yield
+    except RegistryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - classified below; anything unknown is re-raised unchanged
+        mapped = classify(exc, release, remote, path)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and the exceptions it was raised from, outermost first."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def classify(exc: Exception, release: Release, remote: str | None, path: str | None) -> RegistryError | None:
+    """The client exception for a DVC/storage failure, or None when it is none of the known causes."""
+    what = f"{release.tag}{':' + path if path else ''}"
+    named = f"DVC remote '{remote}'" if remote else "the registry's DVC remote"
+    for err in causes(exc):
+        kind, text = type(err).__name__, str(err)
+        if kind in ("RemoteNotFoundError", "NoRemoteError") or "no remote specified" in text.lower():
+            return RemoteNotConfigured(f"{what}: {named} is not configured ({first_line(text)})",
+                                       "pass remote= with a remote the registry's .dvc/config defines")
+        if kind in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError") or \
+                any(code in text for code in CREDENTIAL_CODES):
+            return CredentialsMissing(f"{what}: {named} refused the request: credentials missing or wrong "
+                                      f"({first_line(text)})",
+                                      "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile) for it")
+        if kind in ("EndpointConnectionError", "ClientConnectorError", "ConnectTimeoutError", "ReadTimeoutError",
+                    "ConnectionRefusedError", "ServerDisconnectedError", "ConnectionError") or \
+                "NoSuchBucket" in text or "Could not connect" in text:
+            return RemoteUnavailable(f"{what}: cannot reach {named} ({first_line(text)})",
+                                     "check the endpoint URL, the bucket and the network (DVC remote config, "
+                                     "AWS_ENDPOINT_URL)")
+        if isinstance(err, FileNotFoundError) or kind in ("DataIndexDirError", "StorageKeyError"):
+            return ObjectMissing(f"{what}: {named} does not hold this object ({first_line(text)})",
+                                 "report it to the registry owners (`dreg verify --remote-only TAG` lists "
+                                 "every missing object)")
+    return None
+
+
+def first_line(text: str) -> str:
+    """The first line of an exception's text, bounded."""
+    return grammar.shown((text.strip().splitlines() or ["no details"])[0], 200)

@@ -1,0 +1,1 @@
+"""Looking at releases: rebuild-and-compare (`verify`), remote audits, and metadata diffs."""

@@ -1,0 +1,22 @@
+"""The producer's way to open the one read path: `dreg_client.Registry` with the settings' DVC overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dreg_client import Registry, Release
+
+from steps.config import dvc_config
+
+__all__ = ["Registry", "Release", "open_registry"]
+
+
+def open_registry(repo: str | None = None, root: Path | str = ".") -> Registry:
+    """The registry a command reads: `repo` (URL or path, `--repo`) or the checkout at `root`.
+
+    The checkout gets every DVC override of the settings (remote, URLs); another registry only those set
+    explicitly (its own `.dvc/config` chooses its default remote).
+    """
+    if repo is None:
+        return Registry.open(root, config=dvc_config())
+    return Registry.open(repo, config=dvc_config(explicit=True))

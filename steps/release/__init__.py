@@ -1,0 +1,1 @@
+"""The write path: the one release sequence, origin sync, DVC pushes and remote checks, curated data, the card."""
