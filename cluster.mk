@@ -5,16 +5,16 @@ CHART := charts/data-registry
 
 .PHONY: render render-check kind-up kind-down helm-lint
 
-render:
+render: $(VENV)
 	$(PY) -m workflows.render
 
-render-check:
+render-check: $(VENV)
 	$(PY) -m workflows.render --check
 
 $(HELM):
 	scripts/install-helm.sh
 
-helm-lint: $(HELM)
+helm-lint: $(VENV) $(HELM)
 	$(HELM) lint $(CHART) -f $(CHART)/values-images.yaml
 	$(HELM) lint $(CHART) -f $(CHART)/values-images.yaml -f $(CHART)/values-gpu.yaml
 	$(HELM) template data-registry $(CHART) -f $(CHART)/values-images.yaml >/dev/null
