@@ -134,7 +134,7 @@ def test_values_are_applied(helm: str, tmp_path: Path) -> None:
                 "namespace": "ml-data",
                 "image": {"repository": "registry.example/pipeline", "tag": "sha-abc123"},
                 "rayImage": {"repository": "registry.example/ray", "tag": "sha-abc123"},
-                "serviceAccount": {"create": False, "name": "existing-sa"},
+                "serviceAccount": {"create": False, "name": "existing-sa", "fanoutName": "existing-fanout-sa"},
                 "cron": {
                     "enabled": True,
                     "schedule": "*/30 3 * * 1-5",
@@ -151,11 +151,12 @@ def test_values_are_applied(helm: str, tmp_path: Path) -> None:
     assert defaults(wt)["image"] == "registry.example/pipeline:sha-abc123"
     assert defaults(wt)["ray_image"] == "registry.example/ray:sha-abc123"
     assert wt["spec"]["serviceAccountName"] == "existing-sa"
+    assert by_kind(docs, "WorkflowTemplate")["data-pipelines"]["spec"]["serviceAccountName"] == "existing-fanout-sa"
     cron = by_kind(docs, "CronWorkflow")["data-pipelines-nightly"]["spec"]
     assert cron["schedules"] == ["*/30 3 * * 1-5"] and cron["timezone"] == "Europe/Berlin"
     args = {p["name"]: p["value"] for p in cron["workflowSpec"]["arguments"]["parameters"]}
     assert args["datasets"] == '["wine-quality"]'
-    binding = by_kind(docs, "RoleBinding")["data-registry-workflow"]
+    binding = by_kind(docs, "RoleBinding")["existing-sa"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "existing-sa", "namespace": "ml-data"}]
     disabled = helm_template(helm, "--set", "cron.enabled=false")
     assert "CronWorkflow" not in {d["kind"] for d in disabled}
@@ -177,16 +178,24 @@ def test_configmap_holds_only_non_secret_settings(default_docs: list[dict[str, A
 
 
 def test_rbac_allows_exactly_what_the_workflows_need(default_docs: list[dict[str, Any]]) -> None:
-    rules = by_kind(default_docs, "Role")["data-registry-workflow"]["rules"]
+    """Argo >= 3.4's executor reports through workflowtaskresults (no pod patch, no volumes); datasets handle
+    their RayJob, only the fan-out creates Workflows; each template runs as its own identity."""
+    roles = by_kind(default_docs, "Role")
     granted = {
-        (g, r): set(rule["verbs"]) for rule in rules for g in rule["apiGroups"] for r in rule["resources"]
+        name: {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+        for name, role in roles.items()
     }
-    assert granted[("argoproj.io", "workflowtaskresults")] == {"create", "patch"}
-    assert {"create", "get", "watch", "delete"} <= granted[("ray.io", "rayjobs")]
-    assert ("", "pods") in granted and ("", "persistentvolumeclaims") in granted
-    assert ("argoproj.io", "workflows") in granted
-    assert not any("*" in verbs or "*" in key for key, verbs in granted.items())
-    assert not any(r in {"secrets", "configmaps"} for _, r in granted)
+    task_results = {("argoproj.io", "workflowtaskresults"): {"create", "patch"}}
+    assert granted == {
+        "data-registry-workflow": {**task_results, ("ray.io", "rayjobs"): {"create", "get", "delete"}},
+        "data-registry-fanout": {**task_results, ("argoproj.io", "workflows"): {"create", "get"}},
+    }
+    bindings = by_kind(default_docs, "RoleBinding")
+    assert {name: b["subjects"][0]["name"] for name, b in bindings.items()} == {name: name for name in roles}
+    templates = by_kind(default_docs, "WorkflowTemplate")
+    identity = {name: wt["spec"]["serviceAccountName"] for name, wt in templates.items()}
+    assert identity.pop("data-pipelines") == "data-registry-fanout"
+    assert set(identity.values()) == {"data-registry-workflow"}
 
 
 def test_no_secret_value_reaches_rendered_output(helm: str, tmp_path: Path) -> None:
