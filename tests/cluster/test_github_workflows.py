@@ -240,3 +240,12 @@ def test_pipelines_are_submitted_from_an_in_cluster_runner_with_a_verified_cli()
     assert "vars.ARGO_CLI_SHA256" in install["env"]["ARGO_SHA256"]
     assert script.index("sha256sum -c") < script.index("gunzip"), "verify before unpacking"
     assert "sudo" not in script
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_action_is_pinned_by_commit_sha(path: Path) -> None:
+    """A tag can be moved to other code; a commit sha cannot. The release it came from stays as a comment."""
+    uses = re.findall(r"uses:\s*(\S+)(.*)", path.read_text())
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), f"{path.name}: {ref} is not pinned by sha"
+        assert re.fullmatch(r"\s+# v\d+(\.\d+)*", comment), f"{path.name}: {ref} lacks its `# vX.Y.Z` comment"
