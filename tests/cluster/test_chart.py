@@ -14,6 +14,8 @@ import yaml
 
 from tests.cluster.support import (
     CHART,
+    DIGEST_VALUES,
+    IMAGE_ARGS,
     IMAGE_VALUES,
     ROOT,
     argo_validator,
@@ -60,7 +62,7 @@ def default_docs(helm: str) -> list[dict[str, Any]]:
 )
 def test_helm_lint(helm: str, values: list[str]) -> None:
     result = subprocess.run(
-        [helm, "lint", str(CHART), "--strict", "-f", str(IMAGE_VALUES), *values],
+        [helm, "lint", str(CHART), "--strict", *IMAGE_ARGS, *values],
         capture_output=True,
         text=True,
         check=False,
@@ -78,10 +80,10 @@ def test_templated_argo_documents_validate_strictly(default_docs: list[dict[str,
 
 def test_argo_expressions_survive_helm_templating(default_docs: list[dict[str, Any]]) -> None:
     """With default values the chart ships exactly what the Hera definitions give, `{{...}}` intact."""
-    tags = yaml.safe_load(IMAGE_VALUES.read_text())
+    tags, digests = yaml.safe_load(IMAGE_VALUES.read_text()), yaml.safe_load(DIGEST_VALUES.read_text())
     images = {
-        "image": f"ghcr.io/opencloudhub/data-registry-pipeline:{tags['image']['tag']}",
-        "ray_image": f"ghcr.io/opencloudhub/data-registry-ray:{tags['rayImage']['tag']}",
+        "image": f"ghcr.io/opencloudhub/data-registry-pipeline:{tags['image']['tag']}@{digests['image']['digest']}",
+        "ray_image": f"ghcr.io/opencloudhub/data-registry-ray:{tags['rayImage']['tag']}@{digests['rayImage']['digest']}",
     }
     rendered = render.documents(replace(Deployment(), **images), render.ray_version())
     templated = {d["metadata"]["name"]: d for d in default_docs if d["apiVersion"] == "argoproj.io/v1alpha1"}
@@ -148,8 +150,8 @@ def test_values_are_applied(helm: str, tmp_path: Path) -> None:
     assert {d["metadata"].get("namespace") for d in docs} == {"ml-data"}
     assert "ServiceAccount" not in {d["kind"] for d in docs}
     wt = by_kind(docs, "WorkflowTemplate")["wine-quality"]
-    assert defaults(wt)["image"] == "registry.example/pipeline:sha-abc123"
-    assert defaults(wt)["ray_image"] == "registry.example/ray:sha-abc123"
+    assert defaults(wt)["image"].startswith("registry.example/pipeline:sha-abc123@sha256:")
+    assert defaults(wt)["ray_image"].startswith("registry.example/ray:sha-abc123@sha256:")
     assert wt["spec"]["serviceAccountName"] == "existing-sa"
     assert by_kind(docs, "WorkflowTemplate")["data-pipelines"]["spec"]["serviceAccountName"] == "existing-fanout-sa"
     cron = by_kind(docs, "CronWorkflow")["data-pipelines-nightly"]["spec"]
@@ -222,7 +224,7 @@ def test_no_secret_value_reaches_rendered_output(helm: str, tmp_path: Path) -> N
         )
     )
     result = subprocess.run(
-        [helm, "template", "x", str(CHART), "-f", str(IMAGE_VALUES), "-f", str(values)],
+        [helm, "template", "x", str(CHART), *IMAGE_ARGS, "-f", str(values)],
         capture_output=True,
         text=True,
         check=True,
@@ -237,7 +239,7 @@ def test_no_secret_value_reaches_rendered_output(helm: str, tmp_path: Path) -> N
         f"mlflow.tokenSecret.value={fake['mlflow']}",
     ):
         refused = subprocess.run(
-            [helm, "template", "x", str(CHART), "-f", str(IMAGE_VALUES), "-f", str(values), "--set", attempt],
+            [helm, "template", "x", str(CHART), *IMAGE_ARGS, "-f", str(values), "--set", attempt],
             capture_output=True,
             text=True,
             check=False,
@@ -268,3 +270,15 @@ def test_argocd_application_points_at_the_chart() -> None:
         == yaml.safe_load((CHART / "values.yaml").read_text())["namespace"]
     )
     assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+
+
+def test_images_need_their_digest_outside_kind(helm: str) -> None:
+    """A tag can be pushed again; outside a kind cluster's locally loaded images the chart wants the digest."""
+    template = [helm, "template", "x", str(CHART), "-f", str(IMAGE_VALUES)]
+    refused = subprocess.run(template, capture_output=True, text=True, check=False)
+    assert refused.returncode != 0 and "digest" in refused.stderr
+    kind = subprocess.run([*template, "-f", str(KIND_VALUES)], capture_output=True, text=True, check=False)
+    assert kind.returncode == 0, kind.stderr
+    pinned = subprocess.run([*template, "-f", str(DIGEST_VALUES)], capture_output=True, text=True, check=True)
+    digest = yaml.safe_load(DIGEST_VALUES.read_text())["image"]["digest"]
+    assert f"data-registry-pipeline:{yaml.safe_load(IMAGE_VALUES.read_text())['image']['tag']}@{digest}" in pinned.stdout
