@@ -85,12 +85,12 @@ def as_inputs(arguments: list[Parameter]) -> list[Parameter]:
     return [Parameter(name=p.name, default=p.value, enum=p.enum) for p in arguments]
 
 
-def workflow_settings(d: Deployment) -> dict[str, Any]:
+def workflow_settings(d: Deployment, service_account: str) -> dict[str, Any]:
     """WorkflowTemplate settings every template shares: namespace, entrypoint, pod identity, clean-up."""
     return {
         "namespace": d.namespace,
         "entrypoint": "main",
-        "service_account_name": d.service_account,
+        "service_account_name": service_account,
         "security_context": PodSecurityContext(run_as_non_root=True, run_as_user=RUN_AS, fs_group=RUN_AS),
         "pod_gc": PodGC(strategy="OnWorkflowSuccess"),
         "ttl_strategy": TTLStrategy(seconds_after_completion=7 * 24 * 3600),

@@ -11,7 +11,9 @@ from typing import Any
 from workflows.profiles import SCHEDULED
 
 CONFIG_MAP = "data-registry-env"
-# Where every pod that runs git finds the SSH key Secret (GIT_SSH_COMMAND in the ConfigMap points here).
+# github.com's published host keys (values.yaml git.knownHosts), mounted next to the key in the publish step.
+KNOWN_HOSTS_CONFIG_MAP = "data-registry-known-hosts"
+# Where the publish step (the only pod that writes to the registry repo) finds the SSH key and known_hosts.
 GIT_SSH_DIR = "/etc/git-ssh"
 
 
@@ -21,7 +23,7 @@ class SecretRef:
 
     name: str
     key: str
-    optional: bool = False
+    optional: bool | str = False  # str: the chart's placeholder, filled in with true or false
 
 
 def _gpu_node_selector() -> dict[str, str]:
@@ -42,9 +44,13 @@ class Deployment:
     image: str = "ghcr.io/opencloudhub/data-registry-pipeline:main"
     ray_image: str = "ghcr.io/opencloudhub/data-registry-ray:main"
     service_account: str = "data-registry-workflow"
+    fanout_service_account: str = "data-registry-fanout"
     workspace_size: str = "20Gi"
     git_token: SecretRef = SecretRef("data-registry-git", "token", optional=True)
-    git_ssh_secret: str = "data-registry-git-ssh"
+    # Where publish pushes (remote.origin.pushurl); clones and Ray pods read from GIT_REPO_URL.
+    git_push_url: str = "https://github.com/opencloudhub/data-registry.git"
+    # The write key: optional only when no SSH Secret is configured (`optional` is a placeholder in the chart).
+    git_ssh_key: SecretRef = SecretRef("data-registry-git-ssh", "ssh-privatekey", optional=True)
     s3_access_key_id: SecretRef = SecretRef("data-registry-s3", "AWS_ACCESS_KEY_ID")
     s3_secret_access_key: SecretRef = SecretRef("data-registry-s3", "AWS_SECRET_ACCESS_KEY")
     pgvector_password: SecretRef = SecretRef("data-registry-pgvector", "password", optional=True)
@@ -68,9 +74,11 @@ def chart_deployment() -> Deployment:
         image=placeholder("image"),
         ray_image=placeholder("rayImage"),
         service_account=placeholder("serviceAccount"),
+        fanout_service_account=placeholder("fanoutServiceAccount"),
         workspace_size=placeholder("workspaceSize"),
         git_token=SecretRef(placeholder("gitSecret"), placeholder("gitTokenKey"), optional=True),
-        git_ssh_secret=placeholder("gitSshSecret"),
+        git_push_url=placeholder("gitPushUrl"),
+        git_ssh_key=SecretRef(placeholder("gitSshSecret"), placeholder("gitSshKey"), placeholder("gitSshOptional")),
         s3_access_key_id=SecretRef(placeholder("s3Secret"), placeholder("s3AccessKeyIdKey")),
         s3_secret_access_key=SecretRef(placeholder("s3Secret"), placeholder("s3SecretAccessKeyKey")),
         pgvector_password=SecretRef(placeholder("pgSecret"), placeholder("pgPasswordKey"), optional=True),

@@ -25,6 +25,10 @@ FANOUT = "data-pipelines"
 CRON = "data-pipelines-nightly"
 # The parameters every dataset's template takes, handed on to each child workflow.
 FORWARDED = ("git_rev", "force", "bump_type", "is_automated", "image", "ray_image")
+# The nightly run ends: with the schedule's `Forbid`, a hung run would otherwise stop every later one. Each
+# child ends within its own deadline (at most pipeline.RAY_WORKFLOW_DEADLINE); this one leaves room for the
+# children that wait for a mutex held by a manual run of the same dataset.
+FANOUT_DEADLINE = 12 * 3600
 
 
 def child_workflow_manifest() -> dict[str, Any]:
@@ -61,7 +65,10 @@ def fanout_arguments(d: Deployment) -> list[Parameter]:
 def fanout_template(d: Deployment) -> WorkflowTemplate:
     """One child workflow per listed dataset; one failing does not stop the others."""
     arguments = fanout_arguments(d)
-    with WorkflowTemplate(name=FANOUT, labels=PART_OF, arguments=arguments, **workflow_settings(d)) as wt:
+    settings = workflow_settings(d, d.fanout_service_account)
+    with WorkflowTemplate(
+        name=FANOUT, labels=PART_OF, arguments=arguments, active_deadline_seconds=FANOUT_DEADLINE, **settings
+    ) as wt:
         run = run_pipeline()
         with DAG(name="main", inputs=as_inputs(arguments), fail_fast=False):
             run(

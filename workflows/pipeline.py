@@ -28,10 +28,8 @@ from hera.workflows.models import (
     PersistentVolumeClaim,
     PersistentVolumeClaimSpec,
     Quantity,
-    SecretVolumeSource,
     Synchronization,
     ValueFrom,
-    Volume,
     VolumeMount,
     VolumeResourceRequirements,
 )
@@ -57,6 +55,7 @@ from workflows.common import (
     workflow_settings,
 )
 from workflows.deployment import CONFIG_MAP, GIT_SSH_DIR, Deployment
+from workflows.gitssh import PUBLISH_SCRIPT, key_volume, push_env
 from workflows.images import stage_image
 from workflows.profiles import PROFILES, Pipeline
 
@@ -72,20 +71,31 @@ git checkout --quiet "$1"
 git rev-parse HEAD | tee /tmp/commit
 """
 RUN_RESULT = "/tmp/run"
-# A Ray pipeline's run, and its Ray step, end at these deadlines (the RayJob's own is rayjob.DEADLINE).
-WORKFLOW_DEADLINE = 8 * 3600
+TAG_RESULT = "/tmp/tag"
+# Every run ends: a pipeline without Ray within WORKFLOW_DEADLINE, one with a Ray stage within
+# RAY_WORKFLOW_DEADLINE; its Ray step within RAY_STEP_DEADLINE (the RayJob's own is rayjob.DEADLINE).
+WORKFLOW_DEADLINE = 4 * 3600
+RAY_WORKFLOW_DEADLINE = 8 * 3600
 RAY_STEP_DEADLINE = rayjob.DEADLINE + 15 * 60
-# KubeRay: the job succeeded; it failed or was stopped, or the deployment failed (deadline, submitter).
-# Argo's executor (matchConditions) fails the step when ANY comma-separated failure requirement matches;
-# success needs all of its requirements.
+# A RayJob whose cluster never comes up (pods unschedulable, image not pulled) stays `Initializing`: KubeRay
+# 1.5 has no deadline for that phase (preRunningDeadlineSeconds came in 1.6), so the start is waited for
+# separately and fails after RAY_START_DEADLINE.
+RAY_START_DEADLINE = 30 * 60
+# Each attempt of a clone, hand-off or publish ends within STEP_DEADLINE (then it is retried).
+STEP_DEADLINE = 30 * 60
+# KubeRay: the job succeeded; it failed or was stopped, or the deployment failed or was refused (deadline,
+# submitter, invalid spec). Argo's executor (matchConditions) fails the step when ANY comma-separated failure
+# requirement matches; success needs all of its requirements.
+RAY_STARTED = "status.jobDeploymentStatus in (Running,Complete)"
 RAY_SUCCESS = "status.jobStatus == SUCCEEDED"
-RAY_FAILURE = "status.jobStatus in (FAILED,STOPPED),status.jobDeploymentStatus == Failed"
+RAY_FAILURE = "status.jobStatus in (FAILED,STOPPED),status.jobDeploymentStatus in (Failed,ValidationFailed)"
 # Clone, push and remote transfers are retried; a failed DVC stage is not.
 TRANSIENT: dict[str, Any] = {
     "resources": Resources(cpu_request="100m", cpu_limit="1", memory_request="256Mi", memory_limit="1Gi"),
     "retry_strategy": RetryStrategy(
         limit=3, retry_policy="Always", backoff=Backoff(duration="30s", factor=2, max_duration="10m")
     ),
+    "active_deadline_seconds": STEP_DEADLINE,
 }
 
 
@@ -95,10 +105,11 @@ def task_name(stage: str) -> str:
 
 
 def pod_step(
-    name: str, command: list[str], args: list[str], inputs: list[Parameter], **spec: Any
+    name: str, command: list[str], args: list[str], inputs: list[Parameter], d: Deployment, **spec: Any
 ) -> Container:
-    """A container on the image given as input `image`, with the workspace volume, the git SSH key and
-    the ConfigMap's env."""
+    """A container on the image given as input `image`, with the workspace volume and the ConfigMap's env.
+    Only Argo's executor gets a service-account token: the step itself never calls the Kubernetes API."""
+    mounts = [VolumeMount(name="workspace", mount_path=WORKSPACE), *spec.pop("volume_mounts", [])]
     return Container(
         name=name,
         image=arg("image"),
@@ -106,27 +117,30 @@ def pod_step(
         args=args,
         inputs=[*inputs, Parameter(name="image")],
         env_from=[ConfigMapEnvFrom(name=CONFIG_MAP)],
-        volume_mounts=[
-            VolumeMount(name="workspace", mount_path=WORKSPACE),
-            VolumeMount(name="git-ssh", mount_path=GIT_SSH_DIR, read_only=True),
-        ],
+        volume_mounts=mounts,
+        automount_service_account_token=False,
+        executor={"serviceAccountName": d.service_account},
         **spec,
     )
 
 
-def dreg(name: str, args: list[str], inputs: list[Parameter], env: list[SecretEnv], **spec: Any) -> Container:
-    """`dreg ARGS` in the checkout, with credentials `env` and lineage."""
+def dreg(
+    name: str, args: list[str], inputs: list[Parameter], env: list[SecretEnv | Env], d: Deployment, **spec: Any
+) -> Container:
+    """`dreg ARGS` in the checkout (or `command` ending in `dreg "$@"`), with credentials `env` and lineage."""
     env_all = [*env, *lineage_env("image")]
-    return pod_step(name, ["dreg"], args, inputs, env=env_all, working_dir=REPO_DIR, **spec)
+    command = spec.pop("command", ["dreg"])
+    return pod_step(name, command, args, inputs, d, env=env_all, working_dir=REPO_DIR, **spec)
 
 
 def checkout(d: Deployment) -> Container:
-    """Clone the registry repo at `git_rev` into the workspace volume; output the resolved commit."""
+    """Clone the registry repo at `git_rev` into the workspace volume (read path: no write key); output the
+    resolved commit."""
     env = [Env(name="REPO_DIR", value=REPO_DIR), secret_env("GITHUB_TOKEN", d.git_token)]
     commit = Parameter(name="commit", value_from=ValueFrom(path="/tmp/commit"))
     command = ["sh", "-c", CHECKOUT_SCRIPT, "checkout"]
     return pod_step(
-        "checkout", command, [arg("git_rev")], params("git_rev"), env=env, outputs=[commit], **TRANSIENT
+        "checkout", command, [arg("git_rev")], params("git_rev"), d, env=env, outputs=[commit], **TRANSIENT
     )
 
 
@@ -138,15 +152,28 @@ def stage(dataset: str, d: Deployment) -> Container:
         *sizing_inputs("cpu_request", "cpu_limit", "memory_request", "memory_limit"),
     ]
     patch = {"containers": [{"name": "main", "resources": sized_resources()}]}
-    return dreg("stage", args, inputs, data_env(d), pod_spec_patch=json.dumps(patch, sort_keys=True))
+    return dreg("stage", args, inputs, data_env(d), d, pod_spec_patch=json.dumps(patch, sort_keys=True))
 
 
 def publish(dataset: str, d: Deployment) -> Container:
-    """Release what the stages produced: `dreg publish --push`."""
+    """Release what the stages produced: `dreg publish --push`, the one step holding the write key; output
+    `tag`: the release it made, or the one already holding these outputs (a retry after a push reports it)."""
     automated = flag("is_automated", "--automated", "--no-automated")
-    args = ["publish", dataset, "--bump", arg("bump_type"), "--push", automated]
-    env = [secret_env("GITHUB_TOKEN", d.git_token), *data_env(d)]
-    return dreg("publish", args, params("bump_type", "is_automated"), env, **TRANSIENT)
+    args = ["publish", dataset, "--bump", arg("bump_type"), "--push", automated, "--result", TAG_RESULT]
+    env = [secret_env("GITHUB_TOKEN", d.git_token), *data_env(d), *push_env(d)]
+    tag = Parameter(name="tag", value_from=ValueFrom(path=TAG_RESULT))
+    return dreg(
+        "publish",
+        args,
+        params("bump_type", "is_automated"),
+        env,
+        d,
+        command=["sh", "-c", PUBLISH_SCRIPT, "publish"],
+        volumes=[key_volume(d)],
+        volume_mounts=[VolumeMount(name="git-ssh", mount_path=GIT_SSH_DIR, read_only=True)],
+        outputs=[tag],
+        **TRANSIENT,
+    )
 
 
 def handoff_check(dataset: str, d: Deployment) -> Container:
@@ -154,7 +181,7 @@ def handoff_check(dataset: str, d: Deployment) -> Container:
     args = ["handoff", "check", dataset, arg("stage"), flag("force", "--force", "--no-force")]
     run = Parameter(name="run", value_from=ValueFrom(path=RUN_RESULT))
     args += ["--result", RUN_RESULT]
-    return dreg("handoff-check", args, params("stage", "force"), data_env(d), outputs=[run], **TRANSIENT)
+    return dreg("handoff-check", args, params("stage", "force"), data_env(d), d, outputs=[run], **TRANSIENT)
 
 
 def handoff_import(dataset: str, d: Deployment) -> Container:
@@ -162,16 +189,29 @@ def handoff_import(dataset: str, d: Deployment) -> Container:
     else (nothing to do) its locked outputs from the DVC remote."""
     ran = flag("ran", "--ran", "--skipped")
     args = ["handoff", "import", dataset, arg("stage"), "--key", WORKFLOW_UID, ran]
-    return dreg("handoff-import", args, params("stage", "ran"), data_env(d), **TRANSIENT)
+    return dreg("handoff-import", args, params("stage", "ran"), data_env(d), d, **TRANSIENT)
 
 
 def ray_stage(pipeline: Pipeline, d: Deployment, ray_version: str) -> Resource:
-    """Create the stage's RayJob and wait until KubeRay reports it finished; the workflow owns it."""
+    """Create the stage's RayJob (the workflow owns it) and wait until its cluster runs the job: a job
+    still `Initializing` after RAY_START_DEADLINE fails the step."""
     inputs = [*params("stage", "force_flag", "commit"), *sizing_inputs(*rayjob.SIZING), *params("ray_image")]
     manifest = rayjob.rayjob_manifest(pipeline, d, ray_version)
-    step = create_and_wait("ray-stage", manifest, inputs, RAY_SUCCESS, RAY_FAILURE)
-    step.active_deadline_seconds = RAY_STEP_DEADLINE
+    step = create_and_wait("ray-stage", manifest, inputs, RAY_STARTED, RAY_FAILURE)
+    step.active_deadline_seconds = RAY_START_DEADLINE
     return step
+
+
+def ray_wait() -> Resource:
+    """Wait until KubeRay reports the started RayJob finished."""
+    return Resource(
+        name="ray-wait",
+        action="get",
+        success_condition=RAY_SUCCESS,
+        failure_condition=RAY_FAILURE,
+        manifest=manifest_yaml(rayjob.delete_manifest()),
+        active_deadline_seconds=RAY_STEP_DEADLINE,
+    )
 
 
 def exit_handler() -> None:
@@ -188,12 +228,6 @@ def workspace_claim(d: Deployment) -> PersistentVolumeClaim:
         resources=VolumeResourceRequirements(requests={"storage": Quantity(d.workspace_size)}),
     )
     return PersistentVolumeClaim(metadata=ObjectMeta(name="workspace"), spec=spec)
-
-
-def volumes(d: Deployment) -> list[Volume]:
-    """The git SSH key Secret (optional: absent when the registry is cloned over HTTPS)."""
-    secret = SecretVolumeSource(secret_name=d.git_ssh_secret, optional=True, default_mode=0o440)
-    return [Volume(name="git-ssh", secret=secret)]
 
 
 def pipeline_arguments(pipeline: Pipeline, d: Deployment) -> list[Parameter]:
@@ -216,12 +250,11 @@ def pipeline_template(pipeline: Pipeline, d: Deployment, ray_version: str) -> Wo
         name=pipeline.dataset,
         labels={**PART_OF, "data-registry/dataset": pipeline.dataset},
         on_exit="exit-handler" if pipeline.needs_ray else None,
-        active_deadline_seconds=WORKFLOW_DEADLINE if pipeline.needs_ray else None,
+        active_deadline_seconds=RAY_WORKFLOW_DEADLINE if pipeline.needs_ray else WORKFLOW_DEADLINE,
         synchronization=Synchronization(mutexes=[Mutex(name=f"data-registry-{pipeline.dataset}")]),
         arguments=arguments,
         volume_claim_templates=[workspace_claim(d)],
-        volumes=volumes(d),
-        **workflow_settings(d),
+        **workflow_settings(d, d.service_account),
     ) as wt:
         checkout_t, stage_t, publish_t = checkout(d), stage(pipeline.dataset, d), publish(pipeline.dataset, d)
         ray = None
@@ -229,6 +262,7 @@ def pipeline_template(pipeline: Pipeline, d: Deployment, ray_version: str) -> Wo
             ray = RayTemplates(
                 handoff_check(pipeline.dataset, d),
                 ray_stage(pipeline, d, ray_version),
+                ray_wait(),
                 handoff_import(pipeline.dataset, d),
             )
             exit_handler()
@@ -245,6 +279,7 @@ class RayTemplates(NamedTuple):
 
     check: Container
     run: Resource
+    wait: Resource
     import_: Container
 
 
@@ -259,5 +294,6 @@ def stage_tasks(name: str, pipeline: Pipeline, stage_t: Container, ray: RayTempl
     force_flag = flag("force", "--force", "--no-force")
     ray_args = {"stage": name, "commit": COMMIT, "force_flag": force_flag, **passthrough("ray_image")}
     run = ray.run(name=task_name(name), arguments=ray_args, when=f"{must_run} == true")
+    wait = ray.wait(name=f"wait-{task_name(name)}", when=f"{must_run} == true")
     import_args = {"stage": name, "ran": must_run, **passthrough("image")}
-    return [check, run, ray.import_(name=f"import-{task_name(name)}", arguments=import_args)]
+    return [check, run, wait, ray.import_(name=f"import-{task_name(name)}", arguments=import_args)]

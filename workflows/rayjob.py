@@ -17,7 +17,7 @@ from workflows.common import (
     secret_env,
     sized_resources,
 )
-from workflows.deployment import CONFIG_MAP, GIT_SSH_DIR, Deployment
+from workflows.deployment import CONFIG_MAP, Deployment
 from workflows.profiles import Pipeline
 
 NAME = f"embed-{WORKFLOW_UID}"
@@ -28,7 +28,8 @@ POD_SECURITY = {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS}
 DEADLINE = 6 * 3600
 # Once the job finished, its cluster (and GPUs) go after this many seconds; the exit handler deletes the rest.
 TTL_AFTER_FINISHED = 60
-# Every Ray pod reads the source release from the registry's git URL (never the head's clone).
+# Every Ray pod reads the source release from the registry's git URL (never the head's clone): the read
+# path, without the write key (only the workflow's publish step holds it).
 REGISTRY_URL_ENV = {"name": "DREG_REGISTRY_URL", "valueFrom": {"configMapKeyRef": {"name": CONFIG_MAP, "key": "GIT_REPO_URL"}}}
 
 
@@ -40,17 +41,16 @@ def ray_container(name: str, d: Deployment, resources: dict[str, Any]) -> dict[s
         "image": arg("ray_image"),
         "envFrom": [{"configMapRef": {"name": CONFIG_MAP}}],
         "env": [REGISTRY_URL_ENV, *(e.build().model_dump(by_alias=True, exclude_none=True) for e in env)],
-        "volumeMounts": [{"name": "git-ssh", "mountPath": GIT_SSH_DIR, "readOnly": True}],
         "resources": resources,
     }
 
 
-def pod(labels: dict[str, str], spec: dict[str, Any], d: Deployment) -> dict[str, Any]:
-    """A Ray pod template running as the workflow's non-root user, with the git SSH key (if any)."""
-    ssh = {"name": "git-ssh", "secret": {"secretName": d.git_ssh_secret, "optional": True, "defaultMode": 0o440}}
+def pod(labels: dict[str, str], spec: dict[str, Any]) -> dict[str, Any]:
+    """A Ray pod template running as the workflow's non-root user, without a service-account token (Ray
+    here never calls the Kubernetes API: no autoscaler)."""
     return {
         "metadata": {"labels": labels},
-        "spec": {"securityContext": POD_SECURITY, **spec, "volumes": [ssh]},
+        "spec": {"securityContext": POD_SECURITY, "automountServiceAccountToken": False, **spec},
     }
 
 
@@ -67,7 +67,6 @@ def worker_group(labels: dict[str, str], d: Deployment) -> dict[str, Any]:
         "template": pod(
             labels,
             {"nodeSelector": d.gpu_node_selector, "tolerations": d.gpu_tolerations, "containers": [worker]},
-            d,
         ),
     }
 
@@ -81,7 +80,7 @@ def rayjob_manifest(pipeline: Pipeline, d: Deployment, ray_version: str) -> dict
     )
     head = {
         "rayStartParams": {"dashboard-host": "0.0.0.0", "num-cpus": "0"},
-        "template": pod(labels, {"containers": [ray_container("ray-head", d, HEAD_RESOURCES)]}, d),
+        "template": pod(labels, {"containers": [ray_container("ray-head", d, HEAD_RESOURCES)]}),
     }
     return {
         "apiVersion": "ray.io/v1",

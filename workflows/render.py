@@ -10,6 +10,7 @@ import argparse
 import re
 import sys
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,10 @@ def ray_version(pyproject: Path = ROOT / "pyproject.toml") -> str:
 
 def documents(d: Deployment, version: str) -> dict[str, dict[str, Any]]:
     """Every manifest by name, in a stable order: the datasets' templates, the fan-out, its schedule."""
-    docs = {name: pipeline_template(pipeline, d, version).to_dict() for name, pipeline in PIPELINES.items()}
-    return {**docs, FANOUT: fanout_template(d).to_dict(), CRON: cron_workflow(d).to_dict()}
+    with warnings.catch_warnings():  # the chart's boolean placeholders (gitssh.key_volume) are strings
+        warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
+        docs = {name: pipeline_template(pipeline, d, version).to_dict() for name, pipeline in PIPELINES.items()}
+        return {**docs, FANOUT: fanout_template(d).to_dict(), CRON: cron_workflow(d).to_dict()}
 
 
 class _Dumper(yaml.SafeDumper):

@@ -163,15 +163,24 @@ def run_cmd(
         publish_release(dataset, bump=bump.value, automated=automated, push=push, repo=repo)
 
 
+TagResult = Annotated[Path | None, typer.Option(
+    "--result", help="File to write the release's tag to: the one made, or the latest one already holding "
+                     "these outputs (a repeated publish reports the same tag).")]
+
+
 def publish_cmd(dataset: DatasetArg, bump: Bump = BumpKind.patch, automated: Automated = False,
-                push: Push = False) -> None:
+                push: Push = False, result: TagResult = None) -> None:
     """Publish what is reproduced as a new version (data pushed and checked before the tag)."""
+    from steps.refs.versions import latest_version
     from steps.release.sequence import publish_release
 
     in_registry()
     require_pipeline(dataset)
     check_params(dataset)
-    publish_release(dataset, bump=bump.value, automated=automated, push=push)
+    made = publish_release(dataset, bump=bump.value, automated=automated, push=push)
+    if result is not None:
+        version = made.version if made else latest_version(dataset)
+        result.write_text(version.tag if version else "")
 
 
 def show_cmd(ref: RefArg, repo: RepoOption = None, as_json: JsonFlag = False) -> None:

@@ -120,13 +120,16 @@ class Embedder:
 
 
 def embed_placement(concurrency: int) -> dict[str, Any]:
-    """Actor resources: one GPU each when the cluster has GPUs, else one CPU (torch threads share the node)."""
+    """Actor resources and pool size: one GPU each, one actor per GPU the cluster has (at most `concurrency`:
+    more would wait for a GPU for ever, fewer would leave GPUs idle); without GPUs `concurrency` actors on one
+    CPU each (torch threads share the node)."""
     import ray
 
-    if ray.cluster_resources().get("GPU", 0) >= 1:
-        return {"device": "cuda", "num_gpus": 1, "threads": 1}
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    if gpus >= 1:
+        return {"device": "cuda", "num_gpus": 1, "threads": 1, "actors": min(concurrency, gpus)}
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return {"device": "cpu", "num_gpus": 0, "threads": max(1, cpus // concurrency)}
+    return {"device": "cpu", "num_gpus": 0, "threads": max(1, cpus // concurrency), "actors": concurrency}
 
 
 class DocumentEmbedder(Embedder):
@@ -158,7 +161,7 @@ def embed_stage(ds, model_path: str, dim: int, known: frozenset[str], batch_size
     udf, size = (DocumentEmbedder, READ_BATCH) if documents else (Embedder, batch_size * LENGTH_WINDOW)
     with restart_options_allowed():
         return ds.map_batches(
-            udf, batch_size=size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=concurrency),
+            udf, batch_size=size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=place["actors"]),
             num_gpus=place["num_gpus"], num_cpus=1, max_restarts=actor_restarts(),
             fn_constructor_kwargs={**kwargs, **(documents or {})},
         )

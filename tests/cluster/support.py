@@ -16,10 +16,15 @@ from tests.e2e import expressions
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SCHEMAS = ROOT.parent / "shared" / "schemas"
+# ../shared/schemas of the checkout (of the main one, for a git worktree further down).
+SCHEMAS = next((p / "shared" / "schemas" for p in ROOT.parents if (p / "shared" / "schemas").is_dir()),
+               ROOT.parent / "shared" / "schemas")
 CHART = ROOT / "charts" / "data-registry"
 # The image tags the cluster deploys (values.yaml requires them); every rendering here starts from them.
 IMAGE_VALUES = CHART / "values-images.yaml"
+# Stand-in digests (the images workflow writes the real ones into values-images.yaml; the chart needs one).
+DIGEST_VALUES = ROOT / "tests" / "cluster" / "values-test-digests.yaml"
+IMAGE_ARGS = ("-f", str(IMAGE_VALUES), "-f", str(DIGEST_VALUES))
 SAMPLE_UID = "6c1b3e0a-8d7f-4a52-9e63-2f4b1c0d9e71"
 SAMPLE_GLOBALS = {
     "workflow.uid": SAMPLE_UID,
@@ -153,7 +158,7 @@ def step_inputs(
 
 def helm_template(helm: str, *args: str) -> list[dict[str, Any]]:
     result = subprocess.run(
-        [helm, "template", "data-registry", str(CHART), "--namespace", "data-registry", "-f", str(IMAGE_VALUES), *args],
+        [helm, "template", "data-registry", str(CHART), "--namespace", "data-registry", *IMAGE_ARGS, *args],
         capture_output=True,
         text=True,
         check=False,

@@ -14,6 +14,8 @@ import yaml
 
 from tests.cluster.support import (
     CHART,
+    DIGEST_VALUES,
+    IMAGE_ARGS,
     IMAGE_VALUES,
     ROOT,
     argo_validator,
@@ -60,7 +62,7 @@ def default_docs(helm: str) -> list[dict[str, Any]]:
 )
 def test_helm_lint(helm: str, values: list[str]) -> None:
     result = subprocess.run(
-        [helm, "lint", str(CHART), "--strict", "-f", str(IMAGE_VALUES), *values],
+        [helm, "lint", str(CHART), "--strict", *IMAGE_ARGS, *values],
         capture_output=True,
         text=True,
         check=False,
@@ -78,10 +80,10 @@ def test_templated_argo_documents_validate_strictly(default_docs: list[dict[str,
 
 def test_argo_expressions_survive_helm_templating(default_docs: list[dict[str, Any]]) -> None:
     """With default values the chart ships exactly what the Hera definitions give, `{{...}}` intact."""
-    tags = yaml.safe_load(IMAGE_VALUES.read_text())
+    tags, digests = yaml.safe_load(IMAGE_VALUES.read_text()), yaml.safe_load(DIGEST_VALUES.read_text())
     images = {
-        "image": f"ghcr.io/opencloudhub/data-registry-pipeline:{tags['image']['tag']}",
-        "ray_image": f"ghcr.io/opencloudhub/data-registry-ray:{tags['rayImage']['tag']}",
+        "image": f"ghcr.io/opencloudhub/data-registry-pipeline:{tags['image']['tag']}@{digests['image']['digest']}",
+        "ray_image": f"ghcr.io/opencloudhub/data-registry-ray:{tags['rayImage']['tag']}@{digests['rayImage']['digest']}",
     }
     rendered = render.documents(replace(Deployment(), **images), render.ray_version())
     templated = {d["metadata"]["name"]: d for d in default_docs if d["apiVersion"] == "argoproj.io/v1alpha1"}
@@ -134,7 +136,7 @@ def test_values_are_applied(helm: str, tmp_path: Path) -> None:
                 "namespace": "ml-data",
                 "image": {"repository": "registry.example/pipeline", "tag": "sha-abc123"},
                 "rayImage": {"repository": "registry.example/ray", "tag": "sha-abc123"},
-                "serviceAccount": {"create": False, "name": "existing-sa"},
+                "serviceAccount": {"create": False, "name": "existing-sa", "fanoutName": "existing-fanout-sa"},
                 "cron": {
                     "enabled": True,
                     "schedule": "*/30 3 * * 1-5",
@@ -148,14 +150,15 @@ def test_values_are_applied(helm: str, tmp_path: Path) -> None:
     assert {d["metadata"].get("namespace") for d in docs} == {"ml-data"}
     assert "ServiceAccount" not in {d["kind"] for d in docs}
     wt = by_kind(docs, "WorkflowTemplate")["wine-quality"]
-    assert defaults(wt)["image"] == "registry.example/pipeline:sha-abc123"
-    assert defaults(wt)["ray_image"] == "registry.example/ray:sha-abc123"
+    assert defaults(wt)["image"].startswith("registry.example/pipeline:sha-abc123@sha256:")
+    assert defaults(wt)["ray_image"].startswith("registry.example/ray:sha-abc123@sha256:")
     assert wt["spec"]["serviceAccountName"] == "existing-sa"
+    assert by_kind(docs, "WorkflowTemplate")["data-pipelines"]["spec"]["serviceAccountName"] == "existing-fanout-sa"
     cron = by_kind(docs, "CronWorkflow")["data-pipelines-nightly"]["spec"]
     assert cron["schedules"] == ["*/30 3 * * 1-5"] and cron["timezone"] == "Europe/Berlin"
     args = {p["name"]: p["value"] for p in cron["workflowSpec"]["arguments"]["parameters"]}
     assert args["datasets"] == '["wine-quality"]'
-    binding = by_kind(docs, "RoleBinding")["data-registry-workflow"]
+    binding = by_kind(docs, "RoleBinding")["existing-sa"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "existing-sa", "namespace": "ml-data"}]
     disabled = helm_template(helm, "--set", "cron.enabled=false")
     assert "CronWorkflow" not in {d["kind"] for d in disabled}
@@ -177,16 +180,24 @@ def test_configmap_holds_only_non_secret_settings(default_docs: list[dict[str, A
 
 
 def test_rbac_allows_exactly_what_the_workflows_need(default_docs: list[dict[str, Any]]) -> None:
-    rules = by_kind(default_docs, "Role")["data-registry-workflow"]["rules"]
+    """Argo >= 3.4's executor reports through workflowtaskresults (no pod patch, no volumes); datasets handle
+    their RayJob, only the fan-out creates Workflows; each template runs as its own identity."""
+    roles = by_kind(default_docs, "Role")
     granted = {
-        (g, r): set(rule["verbs"]) for rule in rules for g in rule["apiGroups"] for r in rule["resources"]
+        name: {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+        for name, role in roles.items()
     }
-    assert granted[("argoproj.io", "workflowtaskresults")] == {"create", "patch"}
-    assert {"create", "get", "watch", "delete"} <= granted[("ray.io", "rayjobs")]
-    assert ("", "pods") in granted and ("", "persistentvolumeclaims") in granted
-    assert ("argoproj.io", "workflows") in granted
-    assert not any("*" in verbs or "*" in key for key, verbs in granted.items())
-    assert not any(r in {"secrets", "configmaps"} for _, r in granted)
+    task_results = {("argoproj.io", "workflowtaskresults"): {"create", "patch"}}
+    assert granted == {
+        "data-registry-workflow": {**task_results, ("ray.io", "rayjobs"): {"create", "get", "delete"}},
+        "data-registry-fanout": {**task_results, ("argoproj.io", "workflows"): {"create", "get"}},
+    }
+    bindings = by_kind(default_docs, "RoleBinding")
+    assert {name: b["subjects"][0]["name"] for name, b in bindings.items()} == {name: name for name in roles}
+    templates = by_kind(default_docs, "WorkflowTemplate")
+    identity = {name: wt["spec"]["serviceAccountName"] for name, wt in templates.items()}
+    assert identity.pop("data-pipelines") == "data-registry-fanout"
+    assert set(identity.values()) == {"data-registry-workflow"}
 
 
 def test_no_secret_value_reaches_rendered_output(helm: str, tmp_path: Path) -> None:
@@ -213,7 +224,7 @@ def test_no_secret_value_reaches_rendered_output(helm: str, tmp_path: Path) -> N
         )
     )
     result = subprocess.run(
-        [helm, "template", "x", str(CHART), "-f", str(IMAGE_VALUES), "-f", str(values)],
+        [helm, "template", "x", str(CHART), *IMAGE_ARGS, "-f", str(values)],
         capture_output=True,
         text=True,
         check=True,
@@ -228,7 +239,7 @@ def test_no_secret_value_reaches_rendered_output(helm: str, tmp_path: Path) -> N
         f"mlflow.tokenSecret.value={fake['mlflow']}",
     ):
         refused = subprocess.run(
-            [helm, "template", "x", str(CHART), "-f", str(IMAGE_VALUES), "-f", str(values), "--set", attempt],
+            [helm, "template", "x", str(CHART), *IMAGE_ARGS, "-f", str(values), "--set", attempt],
             capture_output=True,
             text=True,
             check=False,
@@ -259,3 +270,15 @@ def test_argocd_application_points_at_the_chart() -> None:
         == yaml.safe_load((CHART / "values.yaml").read_text())["namespace"]
     )
     assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+
+
+def test_images_need_their_digest_outside_kind(helm: str) -> None:
+    """A tag can be pushed again; outside a kind cluster's locally loaded images the chart wants the digest."""
+    template = [helm, "template", "x", str(CHART), "-f", str(IMAGE_VALUES)]
+    refused = subprocess.run(template, capture_output=True, text=True, check=False)
+    assert refused.returncode != 0 and "digest" in refused.stderr
+    kind = subprocess.run([*template, "-f", str(KIND_VALUES)], capture_output=True, text=True, check=False)
+    assert kind.returncode == 0, kind.stderr
+    pinned = subprocess.run([*template, "-f", str(DIGEST_VALUES)], capture_output=True, text=True, check=True)
+    digest = yaml.safe_load(DIGEST_VALUES.read_text())["image"]["digest"]
+    assert f"data-registry-pipeline:{yaml.safe_load(IMAGE_VALUES.read_text())['image']['tag']}@{digest}" in pinned.stdout

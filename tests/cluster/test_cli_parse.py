@@ -10,10 +10,13 @@ import typer
 import yaml
 
 from tests.cluster.support import defaults, load_rendered, step_inputs, substitute, templates_by_name
+from workflows.gitssh import PUBLISH_SCRIPT
 from workflows.pipeline import task_name
 from workflows.profiles import PIPELINES, PROFILES
 
 DOCS = load_rendered()
+# `dreg ARGS`, or (publish) the script that readies the write key and ends in `exec dreg "$@"`.
+DREG_COMMANDS = (["dreg"], ["sh", "-c", PUBLISH_SCRIPT, "publish"])
 COMMIT = {
     "tasks.checkout.outputs.parameters.commit": "0123456789abcdef0123456789abcdef01234567",
     "tasks.check-embed.outputs.parameters.run": "true",
@@ -45,10 +48,10 @@ def invocations(dataset: str, scope: dict[str, str]) -> list[tuple[str, list[str
         template = templates[task["template"]]
         inputs = step_inputs(templates, task, scope, COMMIT)
         step = inputs["stage"] if task["name"] in map(task_name, PIPELINES[dataset].stages) else task["name"]
-        if "container" in template and template["container"]["command"] == ["dreg"]:
+        if "container" in template and template["container"]["command"] in DREG_COMMANDS:
             argv = [substitute(a, inputs) for a in template["container"]["args"]]
             out.append((step, argv))
-        elif "resource" in template and "RayJob" in template["resource"]["manifest"]:
+        elif template.get("resource", {}).get("action") == "create" and "RayJob" in template["resource"]["manifest"]:
             job = yaml.safe_load(substitute(template["resource"]["manifest"], inputs))
             argv = shlex.split(job["spec"]["entrypoint"])
             assert argv[0] == "dreg"

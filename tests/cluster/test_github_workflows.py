@@ -203,7 +203,7 @@ def test_images_build_on_code_changes_only_and_tag_by_commit_sha() -> None:
     release_commit = ["pipelines/wine-quality/dvc.lock", "data/wine-quality/metadata.json", "data/wine-quality/README.md"]
     assert not any(fnmatch.fnmatch(path, glob) for path in release_commit for glob in globs)
     assert fnmatch.fnmatch("steps/kit/files.py", "steps/**")
-    (job,) = doc["jobs"].values()
+    job = doc["jobs"]["build"]
     files = {entry["dockerfile"] for entry in job["strategy"]["matrix"]["include"]}
     assert files == {"images/pipeline.Dockerfile", "images/ray.Dockerfile"}
     assert all((ROOT / f).exists() for f in files)
@@ -240,3 +240,28 @@ def test_pipelines_are_submitted_from_an_in_cluster_runner_with_a_verified_cli()
     assert "vars.ARGO_CLI_SHA256" in install["env"]["ARGO_SHA256"]
     assert script.index("sha256sum -c") < script.index("gunzip"), "verify before unpacking"
     assert "sudo" not in script
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_action_is_pinned_by_commit_sha(path: Path) -> None:
+    """A tag can be moved to other code; a commit sha cannot. The release it came from stays as a comment."""
+    uses = re.findall(r"uses:\s*(\S+)(.*)", path.read_text())
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), f"{path.name}: {ref} is not pinned by sha"
+        assert re.fullmatch(r"\s+# v\d+(\.\d+)*", comment), f"{path.name}: {ref} lacks its `# vX.Y.Z` comment"
+
+
+def test_the_images_workflow_writes_the_digests_it_built_into_the_values() -> None:
+    """After the builds, one job resolves each pushed image's digest and commits tag and digest."""
+    doc = load(WORKFLOWS / "images.yaml")
+    pin = doc["jobs"]["pin"]
+    assert pin["needs"] == "build" and pin["permissions"]["contents"] == "write"
+    (script,) = [step["run"] for step in pin["steps"] if "run" in step]
+    images = {entry["image"] for entry in doc["jobs"]["build"]["strategy"]["matrix"]["include"]}
+    assert {f"digest {image}" in script for image in images} == {True}
+    written = re.search(r"<<VALUES\n(.*?)\n\s*VALUES\n", script, re.DOTALL)
+    assert written and "charts/data-registry/values-images.yaml" in script
+    values = yaml.safe_load(written.group(1).replace("$SHA", "0" * 40).replace("$pipeline", "sha256:1")
+                            .replace("$ray", "sha256:2"))
+    assert values == {"image": {"tag": "0" * 40, "digest": "sha256:1"},
+                      "rayImage": {"tag": "0" * 40, "digest": "sha256:2"}}

@@ -47,6 +47,13 @@ def run_rendered_steps(origin: Path, workspace: Path, scope: dict[str, str]) -> 
             result = subprocess.run(command, capture_output=True, text=True, env=cli_env(**env), check=False)
             assert result.returncode == 0, result.stderr
             outputs["tasks.checkout.outputs.parameters.commit"] = (workspace / "commit").read_text().strip()
+        elif task["name"] == "publish":  # readies the write key (none here), then `exec dreg "$@"`
+            tag_path = template["outputs"]["parameters"][0]["valueFrom"]["path"]
+            command = [str(workspace / "tag") if part == tag_path else part for part in command]
+            env.update(GIT_CONFIG_VALUE_0=str(origin))  # the push URL (remote.origin.pushurl)
+            result = subprocess.run(command, cwd=workspace / "repo", capture_output=True, text=True,
+                                    env=cli_env(**env, **IDENTITY), check=False)
+            assert result.returncode == 0, f"publish: {result.stdout}\n{result.stderr}"
         else:
             assert command[0] == "dreg"
             result = run_dreg(workspace / "repo", *command[1:], env=cli_env(**env, **IDENTITY))
@@ -88,6 +95,7 @@ def test_rendered_steps_release_the_same_as_dreg_run(registry: Any, tmp_path: Pa
     assert result.returncode == 0, result.stderr
 
     assert tags(registry.origin) == tags(twin_origin) == [f"{DATASET}-v1.0.0"]
+    assert (tmp_path / "cluster" / "tag").read_text() == f"{DATASET}-v1.0.0", "the publish step's output"
     cluster_release = release(registry.origin, f"{DATASET}-v1.0.0")
     assert cluster_release == release(twin_origin, f"{DATASET}-v1.0.0")
     assert cluster_release["outs"] and all(cluster_release["outs"].values())

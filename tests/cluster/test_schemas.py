@@ -57,7 +57,7 @@ def rayjobs(profile: str, force: str) -> list[dict[str, Any]]:
         commit = {"tasks.checkout.outputs.parameters.commit": "0123456789abcdef0123456789abcdef01234567"}
         for task in templates["main"]["dag"]["tasks"]:
             template = templates[task["template"]]
-            if "resource" in template and "RayJob" in template["resource"]["manifest"]:
+            if template.get("resource", {}).get("action") == "create" and "RayJob" in template["resource"]["manifest"]:
                 inputs = step_inputs(templates, task, scope, commit)
                 out.append(yaml.safe_load(substitute(template["resource"]["manifest"], inputs)))
     return out

@@ -77,7 +77,8 @@ def test_pipeline_dag_is_checkout_then_each_stage_then_publish(dataset: str) -> 
     expected = ["checkout"]
     for stage in pipeline.stages:
         name = task_name(stage)
-        expected += [f"check-{name}", name, f"import-{name}"] if stage == pipeline.ray_stage else [name]
+        ray = [f"check-{name}", name, f"wait-{name}", f"import-{name}"]
+        expected += ray if stage == pipeline.ray_stage else [name]
     assert [t["name"] for t in tasks] == [*expected, "publish"]
     assert [t.get("depends") for t in tasks] == [None, *expected]
     for task in tasks:
@@ -102,8 +103,11 @@ def test_ray_stage_is_a_rayjob_with_an_exit_handler_that_deletes_it() -> None:
     templates = templates_by_name(doc)
     ray = templates["ray-stage"]["resource"]
     assert ray["action"] == "create" and ray["setOwnerReference"] is True
-    assert ray["successCondition"] == "status.jobStatus == SUCCEEDED"
-    assert ray["failureCondition"] == "status.jobStatus in (FAILED,STOPPED),status.jobDeploymentStatus == Failed"
+    failure = "status.jobStatus in (FAILED,STOPPED),status.jobDeploymentStatus in (Failed,ValidationFailed)"
+    assert ray["successCondition"] == "status.jobDeploymentStatus in (Running,Complete)"
+    wait = templates["ray-wait"]["resource"]
+    assert wait["action"] == "get" and wait["successCondition"] == "status.jobStatus == SUCCEEDED"
+    assert ray["failureCondition"] == wait["failureCondition"] == failure
     assert doc["spec"]["onExit"] == "exit-handler"
     (cleanup,) = templates["exit-handler"]["dag"]["tasks"]
     assert "when" not in cleanup, "the RayJob (and its GPU cluster) is deleted whatever the outcome"

@@ -210,6 +210,7 @@ def test_embed_actors_take_a_gpu_each_when_the_cluster_has_gpus(monkeypatch):
     from steps.embeddings.pipeline import embed_placement
 
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 16.0, "GPU": 2.0})
-    assert embed_placement(2) == {"device": "cuda", "num_gpus": 1, "threads": 1}
+    assert embed_placement(2) == {"device": "cuda", "num_gpus": 1, "threads": 1, "actors": 2}
+    assert embed_placement(4)["actors"] == 2, "no actor waits for a GPU the cluster lacks"
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
     assert embed_placement(1)["device"] == "cpu" and embed_placement(1)["num_gpus"] == 0

@@ -21,7 +21,7 @@
 {{- .Values.serviceAccount.name -}}
 {{- end -}}
 
-{{- /* The git SSH key Secret the pods mount (optional volume: a name that need not exist for HTTPS). */ -}}
+{{- /* The write key Secret the publish step mounts (optional only when none is configured: HTTPS). */ -}}
 {{- define "data-registry.gitSshSecret" -}}
 {{- .Values.git.sshSecret.name | default "data-registry-git-ssh" -}}
 {{- end -}}
