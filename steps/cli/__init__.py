@@ -1,4 +1,4 @@
-"""`dreg`: the data-registry command line (Typer + Rich), a thin layer over `steps.registry` and the client."""
+"""`dreg`: the data-registry command line (Typer + Rich), a thin layer over the rooms below it and the client."""
 
 from __future__ import annotations
 

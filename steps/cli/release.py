@@ -1,4 +1,4 @@
-"""Release commands: `list`, `stage`, `run`, `publish`, `show`, `verify` — thin layers over `steps.registry`."""
+"""Release commands: `list`, `stage`, `run`, `publish`, `show`, `verify` — thin layers over `steps.refs`, `steps.release` and `steps.inspect`."""
 
 from __future__ import annotations
 

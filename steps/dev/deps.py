@@ -17,13 +17,16 @@ from pathlib import Path
 from steps import layout
 from steps.kit.files import load_yaml
 
-PACKAGE = "steps"
+PACKAGES = {"steps": ".", "dreg_client": "clients/python"}  # first-party packages and their source roots
 CMD = re.compile(r"^python -m (?P<module>steps\.[\w.]+) (?P<stage>\w+)$")
 
 
 def module_file(name: str, root: Path) -> Path | None:
     """The source file of a `steps...` module (package `__init__.py` or module `.py`), if it exists."""
-    base = root / Path(*name.split("."))
+    package = name.split(".")[0]
+    if package not in PACKAGES:
+        return None
+    base = root / PACKAGES[package] / Path(*name.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
             return candidate
@@ -35,8 +38,8 @@ def imported_modules(nodes: list[ast.AST], root: Path) -> set[str]:
     found: set[str] = set()
     for node in (n for top in nodes for n in ast.walk(top)):
         if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.split(".")[0] == PACKAGE}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PACKAGE:
+            found |= {a.name for a in node.names if a.name.split(".")[0] in PACKAGES}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PACKAGES:
             found.add(node.module)
             found |= {f"{node.module}.{a.name}" for a in node.names if module_file(f"{node.module}.{a.name}", root)}
     return {m for m in found if module_file(m, root)}
@@ -44,11 +47,15 @@ def imported_modules(nodes: list[ast.AST], root: Path) -> set[str]:
 
 @cache
 def closure(name: str, root: Path) -> frozenset[str]:
-    """`name` and every `steps...` module it imports, directly or not, at any depth of its code."""
-    tree = ast.parse(module_file(name, root).read_text())  # type: ignore[union-attr]
-    seen = {name}
-    for dep in imported_modules([tree], root):
-        seen |= closure(dep, root)
+    """`name` and every first-party module it imports, directly or not, at any depth of its code (cycles too)."""
+    seen, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        tree = ast.parse(module_file(current, root).read_text())  # type: ignore[union-attr]
+        todo += imported_modules([tree], root)
     return frozenset(seen)
 
 
