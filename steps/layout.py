@@ -31,6 +31,11 @@ def dvc_lock(dataset: str) -> str:
     return f"{pipeline_dir(dataset)}/dvc.lock"
 
 
+def hub_pin(dataset: str) -> str:
+    """The commit a Hub source's branch or tag resolved to (`dreg update` moves it): DVC's rev_lock, for the Hub."""
+    return f"{pipeline_dir(dataset)}/hub-pin.json"
+
+
 def data_dir(dataset: str) -> str:
     return f"{DATA}/{dataset}"
 
