@@ -19,9 +19,9 @@ def update_command(dataset: DatasetArg) -> None:
     require_pipeline(dataset)
     old, new = update_pin(dataset)
     where = f"{new.repo}@{new.revision}"
-    if old is not None and old.commit == new.commit and old.follows_pin(new):
+    if old == new:
         console.print(f"{dataset}: {where} is still at {new.commit}; nothing to update", soft_wrap=True)
         return
-    was = f" (was {old.commit})" if old is not None and old.commit and old.follows_pin(new) else ""
+    was = f" (was {old.commit})" if old is not None and old.commit and old.followed == new.followed else ""
     console.print(f"{dataset}: {where} pinned to {new.commit}{was} in {layout.hub_pin(dataset)}; "
-                  f"`dreg run {dataset}` downloads and releases it", soft_wrap=True)
+                  f"`dreg run {dataset}` reads that commit and releases what changed", soft_wrap=True)

@@ -65,13 +65,14 @@ class Pin(BaseModel):
     revision: str
     commit: str | None = Field(pattern=COMMIT.pattern)
 
+    @property
+    def followed(self) -> tuple[str, str, str]:
+        """What the pin resolved: (endpoint, repo, revision)."""
+        return self.endpoint, self.repo, self.revision
+
     def follows(self, source: HubFile) -> bool:
         """True if this pin records `source`'s revision (same endpoint, repo and revision)."""
-        return (self.endpoint, self.repo, self.revision) == (source.base, source.repo, source.revision)
-
-    def follows_pin(self, other: Pin) -> bool:
-        """True if both pins record the same revision (whatever commit each resolved it to)."""
-        return (self.endpoint, self.repo, self.revision) == (other.endpoint, other.repo, other.revision)
+        return self.followed == (source.base, source.repo, source.revision)
 
 
 def hub_source(dataset: str, root: Path | str = ".") -> HubFile:
@@ -116,11 +117,11 @@ def write_pin(dataset: str, pin: Pin, root: Path | str = ".") -> None:
 
 def _is_transient(exc: BaseException) -> bool:
     """Worth another try: a network failure or a server error, never a 4xx answer."""
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     if isinstance(exc, HfHubHTTPError):
         return exc.response is not None and exc.response.status_code >= 500
-    return not isinstance(exc, (DregError, ValueError))
+    return not isinstance(exc, (DregError, ValueError, OfflineModeIsEnabled))
 
 
 def resolve_revision(source: HubFile) -> str:
