@@ -12,6 +12,7 @@ CODE_ROOT = Path(__file__).resolve().parent.parent  # the checkout this code run
 PIPELINES = "pipelines"
 DATA = "data"
 PROMPTS = "prompts"
+HUB_PIN = "hub-pin.json"
 STATE = ".dreg"  # git-ignored local state: embedded PostgreSQL, MLflow's SQLite store
 
 
@@ -33,7 +34,7 @@ def dvc_lock(dataset: str) -> str:
 
 def hub_pin(dataset: str) -> str:
     """The commit a Hub source's branch or tag resolved to (`dreg update` moves it): DVC's rev_lock, for the Hub."""
-    return f"{pipeline_dir(dataset)}/hub-pin.json"
+    return f"{pipeline_dir(dataset)}/{HUB_PIN}"
 
 
 def data_dir(dataset: str) -> str:
