@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: demo test test-fast faults lint bench bench-remote-list bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
+.PHONY: browser demo test test-fast faults lint bench bench-remote-list bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
 
 venv: $(VENV)
 
@@ -16,12 +16,16 @@ demo: $(VENV)
 
 # Two sessions: the embeddings suite (pgvector, Ray, models) runs in its own, so at most one in-process Ray
 # and one set of embedding actors live per worker and the two halves never compete for memory.
-test: $(VENV)
+test: $(VENV) browser
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 --ignore=tests/embeddings --ignore=tests/e2e
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 tests/embeddings
 
-test-fast: $(VENV)
+test-fast: $(VENV) browser
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not system"
+
+# Headless Chromium for the catalogue's browser tests (apt-get, root or sudo); a no-op once it is on PATH.
+browser:
+	scripts/install-browser.sh
 
 # Both images built from images/ as CI builds them (on a local debootstrap stand-in base), then the rendered
 # WorkflowTemplates played in containers: wine-quality and the embeddings RayJob (docs/e2e.md). Root: dockerd.

@@ -24,13 +24,19 @@ from dreg_client.layout import (
     pipeline_dir,
 )
 
-__all__ = ["CODE_ROOT", "DATA", "PIPELINES", "PROMPTS", "STATE", "card_md", "check_data_path", "curated_datasets",
-           "curated_dvcfiles", "data_dir", "data_file", "dvc_lock", "dvc_yaml", "metadata_json", "params_yaml",
+__all__ = ["CODE_ROOT", "DATA", "HUB_PIN", "PIPELINES", "PROMPTS", "STATE", "card_md", "check_data_path", "curated_datasets",
+           "curated_dvcfiles", "data_dir", "data_file", "dvc_lock", "dvc_yaml", "hub_pin", "metadata_json", "params_yaml",
            "pipeline_datasets", "pipeline_dir", "sources_json", "stage_target", "state_dir"]
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the checkout this code runs from (demo, scratch registries)
 PROMPTS = "prompts"
+HUB_PIN = "hub-pin.json"
 STATE = ".dreg"  # git-ignored local state: embedded PostgreSQL, MLflow's SQLite store
+
+
+def hub_pin(dataset: str) -> str:
+    """The commit a Hub source's branch or tag resolved to (`dreg update` moves it): DVC's rev_lock, for the Hub."""
+    return f"{pipeline_dir(dataset)}/{HUB_PIN}"
 
 
 def sources_json(dataset: str) -> str:

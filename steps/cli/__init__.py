@@ -18,6 +18,7 @@ from steps.cli.handoff import handoff_app
 from steps.cli.prompts import prompts_app
 from steps.cli.search import search_command
 from steps.cli.stages import history_command, promote_command
+from steps.cli.update import update_command
 from steps.errors import DregError
 from steps.kit.stage import report_error
 
@@ -52,6 +53,7 @@ app.command("run")(release.run_cmd)
 app.command("publish")(release.publish_cmd)
 app.command("show")(release.show_cmd)
 app.command("verify")(release.verify_cmd)
+app.command("update")(update_command)
 app.command("add")(add_command)
 app.command("diff")(diff_command)
 app.command("search")(search_command)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import Field, HttpUrl, field_validator
+from pydantic import Field, field_validator
 
 from steps import layout
 from steps.errors import DregError
@@ -18,6 +18,7 @@ from steps.kit.metadata import read_sources, source_lineage, write_metadata, wri
 from steps.kit.params import Params, load_params
 from steps.kit.stage import run_stage_main
 from steps.kit.tables import class_counts, split_indices, write_parquet
+from steps.sources.hub import HubFile, hub_lineage, pinned
 
 DATASET = "emotion"
 DATA = Path(layout.data_dir(DATASET))
@@ -26,19 +27,10 @@ SPLITS = ("train", "val")
 SCHEMA = pa.schema([("text", pa.string()), ("label", pa.string()), ("label_id", pa.int64())])
 
 
-class Download(Params):
-    endpoint: HttpUrl = HttpUrl("https://huggingface.co")
-    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-    revision: str = Field(pattern=r"^[0-9a-f]{40}$", description="the Hub commit to read (never a branch)")
-    path: str = Field(min_length=1)
+class Download(HubFile):
     sha256: str | None = None
     text_column: str = "Sentence"
     label_column: str = "Label"
-
-    @property
-    def url(self) -> str:
-        """The file's `resolve` URL at the pinned commit."""
-        return f"{str(self.endpoint).rstrip('/')}/datasets/{self.repo}/resolve/{self.revision}/{self.path}"
 
 
 class Process(Params):
@@ -70,10 +62,11 @@ def classes(p: Process) -> list[str]:
 
 
 def download() -> None:
-    """Fetch the dataset's parquet file at the pinned commit; record its source (URL, revision, checksums)."""
+    """Fetch the dataset's parquet file at the pinned commit; record its source (URL, commit, ref, checksums)."""
     d = params().download
-    source = fetch(d.url, RAW / Path(d.path).name, dataset=DATASET, sha256=d.sha256)
-    write_sources(DATASET, [{**source, "revision": d.revision}])
+    commit = pinned(DATASET, d).commit or d.revision
+    source = fetch(d.url(commit), RAW / Path(d.path).name, dataset=DATASET, sha256=d.sha256)
+    write_sources(DATASET, [{**source, "revision": commit, "ref": d.revision}])
 
 
 def read_source(path: Path, d: Download) -> pd.DataFrame:
@@ -171,8 +164,7 @@ def analyze() -> None:
         },
         splits={s: {"num_samples": len(f)} for s, f in splits.items()},
         metrics=metrics,
-        lineage=source_lineage(DATASET, p, hub={"repo": p.download.repo, "revision": p.download.revision,
-                                                "path": p.download.path}),
+        lineage=source_lineage(DATASET, p, hub=hub_lineage(p.download, read_sources(DATASET)[0])),
         extra={"label_map": {str(i): name for i, name in enumerate(names)}},
     )
 

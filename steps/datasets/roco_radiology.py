@@ -5,7 +5,8 @@ Consumer contract (a Qwen2.5-VL fine-tuning job): `processed/{split}/annotations
 {"from": "gpt", "value": "<caption>"}]}` and each image is the JPEG `processed/{split}/images/<file name>`;
 `metadata.prompt` has `prompt_name` and `prompt_version` (with alias, sha256 and template beside them).
 
-The Hub shard is pinned to a commit (`download.revision`); `download` reads only the parquet footer and the
+The Hub shard is read at the commit `download.revision` (a branch, tag or commit) resolved to, recorded in
+`pipelines/roco-radiology/hub-pin.json` (`steps.sources.hub`); `download` reads only the parquet footer and the
 row groups that hold the first `process.num_samples` rows, through HTTP range requests.
 `resolve_prompt` runs on every `dreg run` (`always_changed`): it loads the prompt named in params by version
 or alias and writes the resolved text and version to `prompt.json`. `process` depends on that file, so a
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, model_validator
 
 from steps import layout
 from steps.errors import DregError
@@ -37,6 +38,7 @@ from steps.kit.metadata import read_sources, source_lineage, write_metadata, wri
 from steps.kit.params import Params, load_params
 from steps.kit.stage import run_stage_main
 from steps.kit.tables import split_indices, write_parquet
+from steps.sources.hub import HubFile, hub_lineage, pinned
 
 DATASET = "roco-radiology"
 DATA = Path(layout.data_dir(DATASET))
@@ -47,19 +49,6 @@ SPLITS = ("train", "test")
 COLUMNS = ("image", "image_id", "caption")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 IMAGE_TOKEN = "<image>"
-COMMIT = r"^[0-9a-f]{40}$"
-
-
-class Download(Params):
-    endpoint: HttpUrl = HttpUrl("https://huggingface.co")
-    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-    revision: str = Field(pattern=COMMIT, description="the Hub commit the shard is read at (never a branch)")
-    path: str = Field(min_length=1)
-
-    @property
-    def url(self) -> str:
-        """The shard's `resolve` URL at the pinned commit."""
-        return f"{str(self.endpoint).rstrip('/')}/datasets/{self.repo}/resolve/{self.revision}/{self.path}"
 
 
 class Prompt(Params):
@@ -81,7 +70,7 @@ class Process(Params):
 
 
 class RocoParams(Params):
-    download: Download
+    download: HubFile
     prompt: Prompt
     process: Process
 
@@ -126,7 +115,8 @@ def needed_row_groups(meta: pq.FileMetaData, n: int) -> list[int]:
 def download() -> None:
     """Read the first `num_samples` rows of the pinned shard (footer + needed row groups only) into raw/."""
     p = params()
-    url = p.download.url
+    commit = pinned(DATASET, p.download).commit or p.download.revision
+    url = p.download.url(commit)
     location, kind = resolve_source(url, DATASET)
     with open_shard(location) as shard:
         names = shard.schema_arrow.names
@@ -138,8 +128,8 @@ def download() -> None:
         table = shard.read_row_groups(groups, columns=columns).slice(0, p.process.num_samples)
         shard_rows = shard.metadata.num_rows
     write_parquet(table, ROWS)
-    write_sources(DATASET, [{"url": url, "file": ROWS.name, "kind": kind, "revision": p.download.revision,
-                             "row_groups": groups, "shard_rows": shard_rows, "rows": table.num_rows,
+    write_sources(DATASET, [{"url": url, "file": ROWS.name, "kind": kind, "revision": commit,
+                             "ref": p.download.revision, "row_groups": groups, "shard_rows": shard_rows, "rows": table.num_rows,
                              "bytes": ROWS.stat().st_size, **file_digests(ROWS)}])
 
 
@@ -273,8 +263,7 @@ def analyze() -> None:
         },
         splits={s: {"num_samples": len(r)} for s, r in splits.items()},
         metrics={s: split_metrics(s, r) for s, r in splits.items()},
-        lineage=source_lineage(DATASET, p, hub={"repo": p.download.repo, "revision": p.download.revision,
-                                                "path": p.download.path}),
+        lineage=source_lineage(DATASET, p, hub=hub_lineage(p.download, read_sources(DATASET)[0])),
         extra={"prompt": {"prompt_name": prompt["name"], "prompt_version": prompt["version"],
                           **{k: prompt[k] for k in ("alias", "template", "sha256", "tracking_uri_kind")}}},
     )

@@ -75,14 +75,15 @@ def compare_values(section: str, old: dict[str, Any], new: dict[str, Any], thres
 
 
 def sources(meta: dict[str, Any]) -> dict[str, Any]:
-    """Source checksums, source kind, upstream tags and the prompt (if any), flat."""
+    """Source checksums, source kind, upstream tags, the Hub commit and the prompt (if any), flat."""
     lineage = meta.get("lineage", {})
     files = {f"{f.get('file') or f.get('url')}.sha256": f.get("sha256") or f.get("md5")
              for f in lineage.get("source", {}).get("files", [])}
     prompt = {f"prompt.{k}": meta["prompt"].get(k) for k in ("name", "version", "alias", "sha256")} if meta.get(
         "prompt") else {}
     upstream = {f"upstream.{k}": v for k, v in lineage.get("upstream", {}).items()}
-    return {"source.kind": lineage.get("source", {}).get("kind"), **files, **upstream, **prompt}
+    hub = {f"hub.{k}": v for k, v in lineage.get("hub", {}).items()}  # repo, path, ref and the commit read
+    return {"source.kind": lineage.get("source", {}).get("kind"), **files, **upstream, **hub, **prompt}
 
 
 def shares(distribution: dict[str, int]) -> dict[str, float]:

@@ -58,10 +58,10 @@ class Release:
 
 
 def release_paths(dataset: str, root: Path) -> list[str]:
-    """Files a release commits: pipeline definition, lock and params (or the `.dvc` files of curated data),
-    metadata, its card and .gitignore."""
+    """Files a release commits: pipeline definition, lock, params and Hub pin (or the `.dvc` files of curated
+    data), metadata, its card and .gitignore."""
     candidates = [
-        layout.dvc_yaml(dataset), layout.dvc_lock(dataset), layout.params_yaml(dataset),
+        layout.dvc_yaml(dataset), layout.dvc_lock(dataset), layout.params_yaml(dataset), layout.hub_pin(dataset),
         layout.metadata_json(dataset), layout.card_md(dataset), layout.data_file(dataset, ".gitignore"),
     ]
     dvcfiles = [p.relative_to(root).as_posix() for p in layout.curated_dvcfiles(root, dataset)]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -68,6 +70,23 @@ def publish_on_hub(root: Path, folder: str, dataset: str) -> None:
     dest.write_bytes((root / folder / Path(path).name).read_bytes())
 
 
+def hub_ref_path(dataset: str, ref: str, quoted: bool = True) -> str:
+    """The Hub API's revision endpoint of `dataset`'s repo for `ref` (a branch, tag or commit), as a URL path
+    (`ref` quoted as clients send it, `/` too) or, not quoted, as a path under the server's root."""
+    return f"/api/datasets/{HUB_FILES[dataset][0]}/revision/{quote(ref, safe='') if quoted else ref}"
+
+
+def move_hub_ref(root: Path, folder: str, dataset: str, ref: str) -> str:
+    """Publish `root/folder/<file>` on the stand-in Hub and point `ref` at its commit (the revision endpoint answers
+    `{"id": repo, "sha": commit}`, as the Hub API does); the commit."""
+    publish_on_hub(root, folder, dataset)
+    commit = hub_revision(root, folder, dataset)
+    answer = root / hub_ref_path(dataset, ref, quoted=False).lstrip("/")
+    answer.parent.mkdir(parents=True, exist_ok=True)
+    answer.write_text(json.dumps({"id": HUB_FILES[dataset][0], "sha": commit}))
+    return commit
+
+
 def hub_download(server: SourceServer, folder: str, dataset: str) -> dict[str, str]:
     """`download` params that read `dataset`'s copy in `folder` from the local server as a pinned Hub commit."""
     repo, path = HUB_FILES[dataset]
@@ -85,13 +104,15 @@ def write_dataset_sources(root: Path) -> dict[str, dict[str, str]]:
         (root / f"emotion-{kind}" / EMOTION_FILE).write_bytes(emotion_variant(good, kind))
         publish_on_hub(root, f"emotion-{kind}", "emotion")
     for dataset in HUB_FILES:
-        publish_on_hub(root, dataset, dataset)
+        move_hub_ref(root, dataset, dataset, "main")
     return md5
 
 
 def point_dataset_sources(reg_root: Path, server: SourceServer) -> None:
-    """Aim emotion and roco-radiology at their pinned commits on the local server (roco at a small size)."""
+    """Aim emotion and roco-radiology at `main` of the stand-in Hub on the local server (roco at a small size)."""
     update_params(reg_root, "emotion", {"download": {
-        **hub_download(server, "emotion", "emotion"), "sha256": sha256_of(server.root / "emotion" / EMOTION_FILE)}})
-    update_params(reg_root, "roco-radiology", {"download": hub_download(server, "roco-radiology", "roco-radiology"),
-                                               "process": {"num_samples": 30, "test_fraction": 0.2}})
+        **hub_download(server, "emotion", "emotion"), "revision": "main",
+        "sha256": sha256_of(server.root / "emotion" / EMOTION_FILE)}})
+    update_params(reg_root, "roco-radiology", {
+        "download": {**hub_download(server, "roco-radiology", "roco-radiology"), "revision": "main"},
+        "process": {"num_samples": 30, "test_fraction": 0.2}})
