@@ -5,7 +5,7 @@ from __future__ import annotations
 from steps import layout
 from steps.cli.output import make_console
 from steps.cli.release import DatasetArg, in_registry
-from steps.registry.pipelines import require_pipeline
+from steps.refs.pipelines import require_pipeline
 
 console = make_console()
 
