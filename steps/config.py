@@ -99,9 +99,9 @@ def get_credentials() -> Credentials:
 
 
 def dvc_config(settings: Settings | None = None, explicit: bool = False) -> dict[str, Any]:
-    """DVC config overrides from settings: default remote, local folder URL, S3 URL and endpoint. `explicit`: the
-    default remote only when DVC_REMOTE is set (another registry's own config chooses otherwise)."""
-    s = settings or get_settings()
+    """DVC config overrides from settings: default remote, local folder URL, S3 URL and endpoint. `explicit`: only
+    what the environment sets (another registry's own config chooses otherwise; this checkout's profile is not its)."""
+    s = settings or (checked(Settings) if explicit else get_settings())
     remote: dict[str, dict[str, str]] = {}
     if s.local_remote_url:
         remote["local"] = {"url": s.local_remote_url}

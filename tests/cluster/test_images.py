@@ -32,7 +32,7 @@ def test_install_lines_use_the_project_extras() -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     pipeline = " ".join(instructions("pipeline.Dockerfile"))
     ray = " ".join(instructions("ray.Dockerfile"))
-    assert 'pip install ".[prompts]"' in pipeline and "prompts" in extras
+    assert 'pip install ./clients/python ".[prompts]"' in pipeline and "prompts" in extras
     assert "embeddings" not in pipeline, "the pipeline image stays free of torch/CUDA"
     assert '".[embeddings]"' in ray and "embeddings" in extras
     for name, text in (("pipeline.Dockerfile", pipeline), ("ray.Dockerfile", ray)):

@@ -23,7 +23,7 @@ def test_committed_dvc_yaml_deps_match_the_import_graph() -> None:
 
 
 def test_a_new_import_is_reported_missing_then_written_into_every_stage_that_runs_it(tmp_path: Path) -> None:
-    for rel in ("steps", "pipelines"):
+    for rel in ("steps", "pipelines", "clients/python/dreg_client"):
         shutil.copytree(ROOT / rel, tmp_path / rel, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "steps" / "kit" / "extra.py").write_text('"""A helper."""\n\nVALUE = 1\n')
     module = tmp_path / "steps" / "datasets" / "wine_quality.py"

@@ -286,7 +286,7 @@ class Registry:
         path = layout.check_data_path(path)
         top = layout.data_file(release.dataset, path) if path else base
         with dvc_errors(release, self.remote):
-            if not fs.exists(top):
+            if not exists(fs, top):
                 raise PathNotFound(f"{release.tag} has no {grammar.shown(path or 'data', 200)}",
                                    f"list its files with `dreg ls {release.ref}`")
             found = fs.find(top, detail=True) if fs.isdir(top) else {top: fs.info(top)}
@@ -300,7 +300,7 @@ class Registry:
         """Bytes of `data/<dataset>/<path>`, checked against the md5 the release records (IntegrityError if not)."""
         fs, rel = self.fs(release), layout.data_file(release.dataset, layout.check_data_path(path))
         with dvc_errors(release, self.remote, rel):
-            if not fs.exists(rel) or fs.isdir(rel):
+            if not exists(fs, rel) or fs.isdir(rel):
                 raise PathNotFound(f"{release.tag} has no file {grammar.shown(path, 200)}",
                                    f"list its files with `dreg ls {release.ref}`")
             data, md5 = fs.read_bytes(rel), fs.info(rel).get("md5")
@@ -313,7 +313,7 @@ class Registry:
 
         fs, rel = self.fs(release), layout.data_file(release.dataset, layout.check_data_path(path))
         with dvc_errors(release, self.remote, rel):
-            if not fs.exists(rel):
+            if not exists(fs, rel):
                 raise PathNotFound(f"{release.tag} has no file {grammar.shown(path, 200)}",
                                    f"list its files with `dreg ls {release.ref}`")
             index, entry = fs.repo.get_data_index_entry(rel)
@@ -362,6 +362,18 @@ class Registry:
                     yield chunk
             got = md5_of(chunks())
         check_md5(got, f.md5, f"{release.tag}:{f.path}")
+
+
+def exists(fs: Any, path: str) -> bool:
+    """Whether `path` is in the release; the directory manifests on the way are loaded first, so a remote that
+    cannot be read raises (and is classified) instead of reading as "no such file"."""
+    index, parts = fs.repo.index.data["repo"], tuple(path.split("/"))
+    for n in range(1, len(parts)):
+        entry = index.get(parts[:n])
+        if entry is not None and entry.meta is not None and entry.meta.isdir and entry.hash_info:
+            list(index.ls(parts[:n], detail=False))
+            break
+    return bool(fs.exists(path))
 
 
 def check_remote(repo: Any, release: Release) -> None:
@@ -447,27 +459,34 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
 
 
 def classify(exc: Exception, release: Release, remote: str | None, path: str | None) -> RegistryError | None:
-    """The client exception for a DVC/storage failure, or None when it is none of the known causes."""
+    """The client exception for a DVC/storage failure, or None when it is none of the known causes (the most
+    specific cause wins: a manifest that failed to load because of credentials is a credentials failure)."""
     what = f"{release.tag}{':' + path if path else ''}"
     named = f"DVC remote '{remote}'" if remote else "the registry's DVC remote"
-    for err in causes(exc):
+    chain = list(causes(exc))
+    for err in chain:
         kind, text = type(err).__name__, str(err)
         if kind in ("RemoteNotFoundError", "NoRemoteError") or "no remote specified" in text.lower():
             return RemoteNotConfigured(f"{what}: {named} is not configured ({first_line(text)})",
                                        "pass remote= with a remote the registry's .dvc/config defines")
+    for err in chain:
+        kind, text = type(err).__name__, str(err)
         if kind in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError") or \
                 any(code in text for code in CREDENTIAL_CODES):
             return CredentialsMissing(f"{what}: {named} refused the request: credentials missing or wrong "
                                       f"({first_line(text)})",
                                       "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile) for it")
+    for err in chain:
+        kind, text = type(err).__name__, str(err)
         if kind in ("EndpointConnectionError", "ClientConnectorError", "ConnectTimeoutError", "ReadTimeoutError",
                     "ConnectionRefusedError", "ServerDisconnectedError", "ConnectionError") or \
                 "NoSuchBucket" in text or "Could not connect" in text:
             return RemoteUnavailable(f"{what}: cannot reach {named} ({first_line(text)})",
                                      "check the endpoint URL, the bucket and the network (DVC remote config, "
                                      "AWS_ENDPOINT_URL)")
-        if isinstance(err, FileNotFoundError) or kind in ("DataIndexDirError", "StorageKeyError"):
-            return ObjectMissing(f"{what}: {named} does not hold this object ({first_line(text)})",
+    for err in chain:
+        if isinstance(err, FileNotFoundError) or type(err).__name__ in ("DataIndexDirError", "StorageKeyError"):
+            return ObjectMissing(f"{what}: {named} does not hold this object ({first_line(str(err))})",
                                  "report it to the registry owners (`dreg verify --remote-only TAG` lists "
                                  "every missing object)")
     return None
