@@ -20,6 +20,7 @@ from steps.cli.output import JsonFlag, RepoOption, console, plain, print_json, s
 from steps.errors import DregError
 from steps.refs.handle import Registry, Release, open_registry
 from steps.refs.pipelines import all_datasets, check_params, require_pipeline, require_registry, stages_of
+from steps.refs.versions import BUMPS
 
 
 def in_registry() -> Path:
@@ -129,10 +130,7 @@ def stage_cmd(
     console.print(f"{dataset}:{stage}: {'ran' if ran else 'up to date'}")
 
 
-class BumpKind(str, Enum):
-    patch = "patch"
-    minor = "minor"
-    major = "major"
+BumpKind = Enum("BumpKind", {kind: kind for kind in BUMPS}, type=str)  # --bump's choices: the tag grammar's
 
 
 Bump = Annotated[BumpKind, typer.Option("--bump", help="Version part to bump.")]
@@ -143,7 +141,7 @@ Push = Annotated[bool, typer.Option("--push", help="Push the release commit and 
 def run_cmd(
     dataset: DatasetArg,
     force: Annotated[bool, typer.Option("--force/--no-force", help="Rerun every stage.")] = False,
-    bump: Bump = BumpKind.patch,
+    bump: Bump = BumpKind["patch"],
     automated: Automated = False,
     no_publish: Annotated[bool, typer.Option("--no-publish", help="Reproduce only.")] = False,
     push: Push = False,
@@ -168,7 +166,7 @@ TagResult = Annotated[Path | None, typer.Option(
                      "these outputs (a repeated publish reports the same tag).")]
 
 
-def publish_cmd(dataset: DatasetArg, bump: Bump = BumpKind.patch, automated: Automated = False,
+def publish_cmd(dataset: DatasetArg, bump: Bump = BumpKind["patch"], automated: Automated = False,
                 push: Push = False, result: TagResult = None) -> None:
     """Publish what is reproduced as a new version (data pushed and checked before the tag)."""
     from steps.refs.versions import latest_version
