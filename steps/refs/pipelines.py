@@ -12,6 +12,7 @@ from steps.errors import DregError
 from steps.kit.files import load_yaml
 from steps.kit.params import param_value, read_params_file
 from steps.layout import curated_datasets, pipeline_datasets
+from steps.refs.lock import read_lock, recorded_params
 from steps.refs.versions import check_dataset, unknown_dataset
 
 
@@ -88,13 +89,10 @@ def dataset_module(dataset: str) -> ModuleType | None:
 
 def params_unchanged_since_lock(dataset: str, root: Path | str = ".") -> bool:
     """True when every params section recorded in dvc.lock equals params.yaml (already validated by that run)."""
-    lock_file = Path(root, layout.dvc_lock(dataset))
-    if not lock_file.exists():
+    if not Path(root, layout.dvc_lock(dataset)).exists():
         return False
     current = read_params_file(Path(root, layout.params_yaml(dataset)))
-    lock = load_yaml(lock_file.read_text()) or {}
-    recorded = [section for stage in (lock.get("stages") or {}).values()
-                for section in (stage.get("params") or {}).values()]
+    recorded = recorded_params(read_lock(dataset, root))
     return bool(recorded) and all(param_value(current, k) == v for section in recorded for k, v in section.items())
 
 
