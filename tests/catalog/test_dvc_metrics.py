@@ -45,3 +45,17 @@ def test_dvc_metrics_show_lists_every_released_pipeline(released: Released) -> N
     shown = dvc_json(released.reg.root, "metrics", "show", env=released.env)
     files = {f for rev in shown.values() for f in rev.get("data", {})}
     assert {layout.metadata_json("wine-quality"), layout.metadata_json("fashion-mnist")} <= files
+
+
+def test_dvc_plots_diff_draws_a_dataset_at_two_releases(released: Released) -> None:
+    """wine-quality's dvc.yaml declares its processed table as a plot: one point per wine at each release."""
+    root, tags = released.reg.root, ("wine-quality-v1.0.0", "wine-quality-v1.1.0")
+    plots = dvc_json(root, "plots", "diff", *tags, "--split", env=released.env)
+    assert not plots.get("errors"), plots["errors"]
+    (drawn,) = plots["data"][layout.data_file("wine-quality", "processed/wine-quality.csv")]
+    assert drawn["revisions"] == list(tags)
+    assert drawn["content"]["encoding"]["x"]["field"] == "alcohol"
+    points = drawn["anchor_definitions"]["<DVC_METRIC_DATA>"]
+    for tag in tags:
+        splits = json.loads(git(root, "show", f"{tag}:{layout.metadata_json('wine-quality')}"))["splits"]
+        assert sum(1 for p in points if p["rev"] == tag) == sum(s["num_samples"] for s in splits.values())
