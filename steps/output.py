@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 
 from rich.console import Console
+from rich.rule import Rule
 from rich.text import Text
 
 PIPE_WIDTH = 10_000  # piped output: as wide as the content, never cut at Rich's 80-column default
+RULE_WIDTH = 80  # a section rule when piped: a line, not 10,000 dashes
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -25,3 +27,8 @@ def plain(value: object) -> Text:
 
 console = make_console()
 err_console = make_console(stderr=True)
+
+
+def rule(title: str) -> None:
+    """A section rule on the console: terminal width (or `COLUMNS`), 80 columns when piped."""
+    console.print(Rule(title), width=RULE_WIDTH if console.width == PIPE_WIDTH else console.width)

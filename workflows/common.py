@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from dreg_client.grammar import BUMPS
 from hera.expr import C, g
 from hera.workflows import Env, Parameter, Resource, SecretEnv
 from hera.workflows.models import PodGC, PodSecurityContext, TTLStrategy
@@ -14,7 +15,7 @@ from workflows.profiles import PROFILES
 
 PART_OF = {"app.kubernetes.io/part-of": "data-registry"}
 RUN_AS = 1000
-BUMP_TYPES: tuple[str, ...] = ("patch", "minor", "major")
+BUMP_TYPES: tuple[str, ...] = BUMPS  # the tag grammar's bump kinds
 WORKFLOW_UID = f"{g.workflow.uid:$}"
 
 

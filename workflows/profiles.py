@@ -1,6 +1,7 @@
-"""Plain data: the compute profiles, and what only the cluster needs to know about each dataset.
+"""Plain data: the compute profiles, and what the cluster needs to know about each dataset.
 
-Stage names and their order come from `pipelines/<dataset>/dvc.yaml`, read at render time.
+Each dataset's default profile, Ray stage and schedule, and its stage names in order, come from
+`pipelines/<dataset>/dvc.yaml` (its `artifacts:` entry and `stages:`), read at render time.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from steps import layout
-from steps.refs.pipelines import stages_of
+from steps.refs.pipelines import facts, stages_of
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,12 @@ class Profile:
 
 @dataclass(frozen=True)
 class Pipeline:
-    """A dataset's default compute profile, the stage (if any) that runs on Ray, and whether it runs nightly."""
+    """A dataset's default compute profile, the stage (if any) that runs on Ray, and its schedule."""
 
     dataset: str
     profile: str
     ray_stage: str | None = None
-    scheduled: bool = False
+    schedule: str = "manual"
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -52,16 +53,22 @@ PROFILES: dict[str, Profile] = {
     "gpu-large": Profile("8", "16", "32Gi", "64Gi", gpus=2, ray_workers=4),
 }
 
-PIPELINES: dict[str, Pipeline] = {
-    p.dataset: p
-    for p in (
-        Pipeline("wine-quality", "cpu-small"),
-        Pipeline("fashion-mnist", "cpu-medium"),
-        Pipeline("emotion", "cpu-medium"),
-        Pipeline("roco-radiology", "cpu-large"),
-        Pipeline("opencloudhub-readmes-download", "cpu-small", scheduled=True),
-        Pipeline("opencloudhub-readmes-embeddings", "gpu-small", ray_stage="embed", scheduled=True),
-    )
-}
 
-SCHEDULED: tuple[str, ...] = tuple(name for name, p in PIPELINES.items() if p.scheduled)
+
+def declared(dataset: str) -> Pipeline:
+    """A dataset's pipeline as its dvc.yaml declares it; an unknown profile is an error naming the file."""
+    f = facts(dataset, layout.CODE_ROOT)
+    if f.profile not in PROFILES:
+        raise SystemExit(f"{layout.dvc_yaml(dataset)}: profile {f.profile!r} is not one of {', '.join(PROFILES)}")
+    return Pipeline(dataset, f.profile, f.ray_stage, f.schedule)
+
+
+PIPELINES: dict[str, Pipeline] = {name: declared(name) for name in layout.pipeline_datasets(layout.CODE_ROOT)}
+
+
+def scheduled(cadence: str) -> tuple[str, ...]:
+    """The datasets whose dvc.yaml declares `schedule: <cadence>` (nightly: the CronWorkflow; weekly: GitHub)."""
+    return tuple(name for name, p in PIPELINES.items() if p.schedule == cadence)
+
+
+SCHEDULED: tuple[str, ...] = scheduled("nightly")

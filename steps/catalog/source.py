@@ -12,6 +12,7 @@ from steps import layout
 from steps.git import git_out
 from steps.kit.files import load_yaml
 from steps.refs.handle import Registry, Release
+from steps.refs.lock import out_sizes, parse_lock
 from steps.refs.versions import Version, datasets_in, parse_tag
 
 
@@ -57,24 +58,16 @@ def bump_kind(version: Version, previous: Version | None) -> str:
     return "minor" if version.minor != previous.minor else "patch"
 
 
-def out_sizes(doc: Any) -> dict[str, int]:
-    """`size` of every output in a dvc.lock or `.dvc` document, by path."""
-    if not isinstance(doc, dict):
-        return {}
-    outs = [o for stage in (doc.get("stages") or {}).values() for o in stage.get("outs", [])] + doc.get("outs", [])
-    return {o["path"]: o["size"] for o in outs if isinstance(o, dict) and isinstance(o.get("size"), int)}
-
-
 def release_size(reg: Registry, release: Release) -> int | None:
     """Sum of the release's output sizes (dvc.lock, or the `.dvc` files of curated data); None if unknown."""
     dataset = release.dataset
     lock = reg.read_text(release, layout.dvc_lock(dataset))
     if lock is not None:
-        sizes = out_sizes(load_yaml(lock))
+        sizes = out_sizes(parse_lock(lock))
     else:
         names = git_out("ls-tree", "--name-only", f"{release.commit}:{layout.data_dir(dataset)}",
                         cwd=reg.gitdir(release)).splitlines()
-        docs = [load_yaml(reg.read_text(release, layout.data_file(dataset, n)) or "") for n in names
+        docs = [parse_lock(reg.read_text(release, layout.data_file(dataset, n))) for n in names
                 if n.endswith(".dvc")]
         sizes = {path: size for doc in docs for path, size in out_sizes(doc).items()}
     return sum(sizes.values()) if sizes else None

@@ -8,7 +8,6 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from steps.cli.output import JsonFlag, RepoOption, console, plain, print_json, s
 from steps.errors import DregError
 from steps.refs.handle import Registry, Release, open_registry
 from steps.refs.pipelines import all_datasets, check_params, require_pipeline, require_registry, stages_of
+from steps.refs.versions import Bump
 
 
 def in_registry() -> Path:
@@ -129,13 +129,9 @@ def stage_cmd(
     console.print(f"{dataset}:{stage}: {'ran' if ran else 'up to date'}")
 
 
-class BumpKind(str, Enum):
-    patch = "patch"
-    minor = "minor"
-    major = "major"
 
 
-Bump = Annotated[BumpKind, typer.Option("--bump", help="Version part to bump.")]
+BumpOption = Annotated[Bump, typer.Option("--bump", help="Version part to bump.")]  # the tag grammar's kinds
 Automated = Annotated[bool, typer.Option("--automated/--no-automated", help="Tag as -automated (scheduled runs).")]
 Push = Annotated[bool, typer.Option("--push", help="Push the release commit and tag to origin.")]
 
@@ -143,7 +139,7 @@ Push = Annotated[bool, typer.Option("--push", help="Push the release commit and 
 def run_cmd(
     dataset: DatasetArg,
     force: Annotated[bool, typer.Option("--force/--no-force", help="Rerun every stage.")] = False,
-    bump: Bump = BumpKind.patch,
+    bump: BumpOption = "patch",
     automated: Automated = False,
     no_publish: Annotated[bool, typer.Option("--no-publish", help="Reproduce only.")] = False,
     push: Push = False,
@@ -160,7 +156,7 @@ def run_cmd(
     ran = reproduce(repo, dataset, force=force)
     console.print(f"{dataset}: {'reproduced ' + ', '.join(ran) if ran else 'pipeline up to date'}")
     if not no_publish:
-        publish_release(dataset, bump=bump.value, automated=automated, push=push, repo=repo)
+        publish_release(dataset, bump=bump, automated=automated, push=push, repo=repo)
 
 
 TagResult = Annotated[Path | None, typer.Option(
@@ -168,7 +164,7 @@ TagResult = Annotated[Path | None, typer.Option(
                      "these outputs (a repeated publish reports the same tag).")]
 
 
-def publish_cmd(dataset: DatasetArg, bump: Bump = BumpKind.patch, automated: Automated = False,
+def publish_cmd(dataset: DatasetArg, bump: BumpOption = "patch", automated: Automated = False,
                 push: Push = False, result: TagResult = None) -> None:
     """Publish what is reproduced as a new version (data pushed and checked before the tag)."""
     from steps.refs.versions import latest_version
@@ -177,7 +173,7 @@ def publish_cmd(dataset: DatasetArg, bump: Bump = BumpKind.patch, automated: Aut
     in_registry()
     require_pipeline(dataset)
     check_params(dataset)
-    made = publish_release(dataset, bump=bump.value, automated=automated, push=push)
+    made = publish_release(dataset, bump=bump, automated=automated, push=push)
     if result is not None:
         version = made.version if made else latest_version(dataset)
         result.write_text(version.tag if version else "")

@@ -25,8 +25,9 @@ import yaml
 
 from steps import layout
 from steps.errors import DregError
-from steps.git import head_commit
-from steps.kit.files import load_yaml, write_bytes
+from steps.git import git, head_commit
+from steps.kit.files import write_bytes
+from steps.refs.lock import lock_stages, read_lock
 
 HANDOFF_DIR = "handoff"
 FORMAT = 1
@@ -95,9 +96,8 @@ def run_reasons(repo: Any, dataset: str, stage: str, remote: str | None = None) 
     """Why the stage must run in this checkout; empty when its lock entry matches its command, params and
     deps and the remote holds its locked outputs (then pulling them is all there is to do)."""
     root = Path(repo.root_dir)
-    path = lock_file(root, dataset)
-    lock = (load_yaml(path.read_text()) or {}) if path.exists() else {}
-    if not (lock.get("stages") or {}).get(stage):
+    path, lock = lock_file(root, dataset), read_lock(dataset, root)
+    if not lock_stages(lock).get(stage):
         return [f"{path.relative_to(root)} has no entry for stage {stage!r}"]
     reasons = [reason for change in _changed(repo, dataset, stage) for reason in _describe(change)]
     found = _stage(repo, dataset, stage)
@@ -145,11 +145,7 @@ def export_stage(repo: Any, dataset: str, stage: str, key: str, remote: str | No
     """Push the stage's cached outputs and write its hand-off bundle to the DVC remote."""
     root = Path(repo.root_dir)
     lock_path = lock_file(root, dataset)
-    entry = (
-        ((load_yaml(lock_path.read_text()) or {}) if lock_path.exists() else {})
-        .get("stages", {})
-        .get(stage)
-    )
+    entry = lock_stages(read_lock(dataset, root)).get(stage)
     if not entry:
         raise DregError(
             f"{dataset}: {lock_path.relative_to(root)} has no entry for stage {stage!r}",
@@ -202,8 +198,7 @@ def read_bundle(repo: Any, dataset: str, stage: str, key: str, remote: str | Non
 
 
 def _write_lock_entry(root: Path, dataset: str, stage: str, entry: dict[str, Any]) -> None:
-    path = lock_file(root, dataset)
-    lock = (load_yaml(path.read_text()) or {}) if path.exists() else {}
+    path, lock = lock_file(root, dataset), read_lock(dataset, root)
     lock.setdefault("schema", "2.0")
     lock.setdefault("stages", {})[stage] = entry
     write_bytes(path, yaml.safe_dump(lock, sort_keys=False).encode())
@@ -247,8 +242,8 @@ def run_remote(
     if Path(repo_url).exists() and "://" not in repo_url:
         repo_url = str(Path(repo_url).resolve())
     clone = Path(workdir or tempfile.mkdtemp(prefix="dreg-")) / "repo"
-    _run(["git", "clone", "--quiet", repo_url, str(clone)], Path.cwd())
-    _run(["git", "checkout", "--quiet", rev], clone)
+    git("clone", "--quiet", "--", repo_url, str(clone))
+    git("checkout", "--quiet", rev, "--", cwd=clone)
     dreg = [sys.executable, "-c", "from steps.cli import main; main()"]
     # The stage's Ray tasks read source releases from the registry's URL: workers have no such clone.
     env = {"DREG_REGISTRY_URL": repo_url}

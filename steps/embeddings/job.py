@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from steps import layout
@@ -22,9 +21,9 @@ from steps.embeddings.source import SourceRef, read_manifest
 from steps.embeddings.spec import EmbedParams
 from steps.errors import DregError
 from steps.kit.files import write_json
+from steps.kit.stage import console, err_console
 
 WRITE_BATCH = 256
-console = Console(highlight=False)
 
 
 def report_path(dataset: str, root: Path) -> Path:
@@ -121,8 +120,7 @@ def progress_line(documents: int) -> Iterator[Callable[[Tally], None]]:
     """A live line on a terminal while the pipeline runs (documents reached, chunks kept); nothing in logs."""
     columns = (TextColumn("embedding"), BarColumn(), MofNCompleteColumn(),
                TextColumn("documents, {task.fields[chunks]} chunks"))
-    out = Console(stderr=True)
-    with Progress(*columns, console=out, transient=True, disable=not out.is_terminal) as progress:
+    with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
         task = progress.add_task("embed", total=documents, chunks=0)
         yield lambda tally: progress.update(task, completed=tally.documents, chunks=len(tally.ids))
 

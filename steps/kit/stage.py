@@ -9,6 +9,9 @@ from rich.console import Console
 
 from steps.errors import DregError
 
+# The consoles of stage code (stage runs, Ray and the embedded PostgreSQL); the CLI's are in steps/output.py,
+# which is no dependency of the stages (importing it would add a file to every stage's deps in dvc.yaml).
+console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -11,6 +12,7 @@ from steps.errors import DregError
 from steps.kit.files import load_yaml
 from steps.kit.params import param_value, read_params_file
 from steps.layout import curated_datasets, pipeline_datasets
+from steps.refs.lock import read_lock, recorded_params
 from steps.refs.versions import check_dataset, unknown_dataset
 
 
@@ -27,10 +29,54 @@ def require_pipeline(dataset: str, root: Path | str = ".") -> None:
         raise unknown_dataset(dataset, known)
 
 
+def pipeline_doc(dataset: str, root: Path | str = ".") -> dict:
+    """A pipeline's dvc.yaml, parsed."""
+    return load_yaml(Path(root, layout.dvc_yaml(dataset)).read_text()) or {}
+
+
 def stages_of(dataset: str, root: Path | str = ".") -> list[str]:
     """Stage names of a pipeline, in dvc.yaml order."""
-    doc = load_yaml(Path(root, layout.dvc_yaml(dataset)).read_text()) or {}
-    return list(doc.get("stages", {}))
+    return list(pipeline_doc(dataset, root).get("stages", {}))
+
+
+SCHEDULES = ("nightly", "weekly", "manual")  # nightly: the chart's CronWorkflow; weekly: GitHub Actions
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a dataset is and how it runs, from the `artifacts:` entry of its dvc.yaml (one place per fact)."""
+
+    dataset: str
+    description: str
+    license: str
+    homepage: str
+    schedule: str
+    profile: str
+    ray_stage: str | None = None
+
+
+def facts(dataset: str, root: Path | str = ".") -> Facts:
+    """The `artifacts: <dataset>:` entry of `pipelines/<dataset>/dvc.yaml` (desc, and meta: license, homepage,
+    schedule, profile, ray_stage); a missing or malformed entry is one error naming the file and the key."""
+    where = layout.dvc_yaml(dataset)
+    doc = pipeline_doc(dataset, root)
+    entry = (doc.get("artifacts") or {}).get(dataset)
+    hint = (f"declare `artifacts: {dataset}: {{path, type: dataset, desc, meta: {{license, homepage, schedule, "
+            "profile}}}}` in it (see pipelines/wine-quality/dvc.yaml)")
+    if not isinstance(entry, dict) or not isinstance(entry.get("meta"), dict):
+        raise DregError(f"{where} declares no artifact `{dataset}` with a `meta` block", hint)
+    meta = entry["meta"]
+    values = {"description": entry.get("desc"), **{k: meta.get(k) for k in ("license", "homepage", "schedule",
+                                                                             "profile")}}
+    missing = [k for k, v in values.items() if not isinstance(v, str) or not v]
+    if missing:
+        raise DregError(f"{where}: artifact `{dataset}` lacks {', '.join(missing)}", hint)
+    if values["schedule"] not in SCHEDULES:
+        raise DregError(f"{where}: schedule {values['schedule']!r} is not one of {', '.join(SCHEDULES)}", hint)
+    ray_stage = meta.get("ray_stage")
+    if ray_stage is not None and ray_stage not in doc.get("stages", {}):
+        raise DregError(f"{where}: ray_stage {ray_stage!r} is not a stage of the pipeline", hint)
+    return Facts(dataset=dataset, ray_stage=ray_stage, **values)
 
 
 def dataset_module(dataset: str) -> ModuleType | None:
@@ -43,22 +89,21 @@ def dataset_module(dataset: str) -> ModuleType | None:
 
 def params_unchanged_since_lock(dataset: str, root: Path | str = ".") -> bool:
     """True when every params section recorded in dvc.lock equals params.yaml (already validated by that run)."""
-    lock_file = Path(root, layout.dvc_lock(dataset))
-    if not lock_file.exists():
+    if not Path(root, layout.dvc_lock(dataset)).exists():
         return False
     current = read_params_file(Path(root, layout.params_yaml(dataset)))
-    lock = load_yaml(lock_file.read_text()) or {}
-    recorded = [section for stage in (lock.get("stages") or {}).values()
-                for section in (stage.get("params") or {}).values()]
+    recorded = recorded_params(read_lock(dataset, root))
     return bool(recorded) and all(param_value(current, k) == v for section in recorded for k, v in section.items())
 
 
 def check_params(dataset: str) -> None:
-    """Validate a pipeline's params before anything runs (the module's `params()` raises DregError).
+    """Validate a pipeline's declared facts and its params before anything runs (the module's `params()` raises
+    DregError); the release's card needs the facts, so a missing `artifacts:` entry fails here, not after the run.
 
-    Skipped when dvc.lock already records exactly these params: the run that wrote it validated them. The file is
+    The params check is skipped when dvc.lock already records exactly these params: the run that wrote it validated them. The file is
     always read first (bounded: no alias bomb reaches DVC's parser; a list or bad YAML is one error naming it).
     """
+    facts(dataset)
     if not Path(layout.dvc_lock(dataset)).exists():
         read_params_file(Path(layout.params_yaml(dataset)))
     elif params_unchanged_since_lock(dataset):

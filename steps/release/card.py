@@ -8,40 +8,19 @@ from typing import Any
 
 from steps import layout
 from steps.kit.files import write_bytes
+from steps.layout import pipeline_datasets
+from steps.refs.pipelines import facts
 
 GENERIC = {"description": "Curated files released with `dreg add`: no pipeline, the files are the dataset.",
            "license": "as agreed with the data's owner (not recorded)", "homepage": ""}
-ABOUT: dict[str, dict[str, str]] = {
-    "fashion-mnist": {
-        "description": "Zalando's Fashion-MNIST: 28x28 grayscale images of clothing in 10 classes, "
-                       "a drop-in replacement for MNIST.",
-        "license": "MIT", "homepage": "https://github.com/zalandoresearch/fashion-mnist"},
-    "wine-quality": {
-        "description": "UCI Wine Quality: physicochemical measurements of red and white vinho verde wines "
-                       "with a sensory quality score (3-9).",
-        "license": "CC BY 4.0", "homepage": "https://archive.ics.uci.edu/dataset/186/wine+quality"},
-    "emotion": {
-        "description": "Short English texts labelled with an emotion (boltuix/emotions-dataset).",
-        "license": "the Hugging Face dataset's licence (see its dataset card)",
-        "homepage": "https://huggingface.co/datasets/boltuix/emotions-dataset"},
-    "roco-radiology": {
-        "description": "Radiology images with captions (ROCO, unsloth/Radiology_mini) as vision-language chat "
-                       "messages built from a versioned prompt.",
-        "license": "the Hugging Face dataset's licence (see its dataset card)",
-        "homepage": "https://huggingface.co/datasets/unsloth/Radiology_mini"},
-    "opencloudhub-readmes-download": {
-        "description": "README files of the OpenCloudHub GitHub organisation's repositories.",
-        "license": "each repository's own licence", "homepage": "https://github.com/OpenCloudHub"},
-    "opencloudhub-readmes-embeddings": {
-        "description": "The OpenCloudHub READMEs chunked and embedded with sentence-transformers, stored in "
-                       "PostgreSQL + pgvector for retrieval.",
-        "license": "each repository's own licence", "homepage": "https://github.com/OpenCloudHub"},
-}
 
 
-def about(dataset: str) -> dict[str, str]:
-    """Description, licence and homepage of `dataset` (a generic entry for curated data)."""
-    return ABOUT.get(dataset, GENERIC)
+def about(dataset: str, root: Path | str = layout.CODE_ROOT) -> dict[str, str]:
+    """Description, licence and homepage of `dataset` from its pipeline's dvc.yaml (generic for curated data)."""
+    if dataset not in pipeline_datasets(root):
+        return GENERIC
+    f = facts(dataset, root)
+    return {"description": f.description, "license": f.license, "homepage": f.homepage}
 
 
 def cell(value: Any) -> str:
@@ -56,9 +35,9 @@ def table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
 
 
-def about_section(name: str, meta: dict[str, Any]) -> list[str]:
+def about_section(name: str, meta: dict[str, Any], root: Path | str) -> list[str]:
     """What the dataset is, where it comes from and under which licence."""
-    info, kind = about(name), meta.get("lineage", {}).get("source", {}).get("kind", "-")
+    info, kind = about(name, root), meta.get("lineage", {}).get("source", {}).get("kind", "-")
     lines = [info["description"], "", f"- **Licence:** {info['license']}", f"- **Source kind:** {kind}"]
     return lines + ([f"- **Homepage:** <{info['homepage']}>"] if info["homepage"] else [])
 
@@ -191,11 +170,11 @@ def load_section(name: str, meta: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_card(meta: dict[str, Any]) -> str:
-    """The card's markdown: a pure function of the metadata."""
+def render_card(meta: dict[str, Any], root: Path | str = layout.CODE_ROOT) -> str:
+    """The card's markdown: a pure function of the metadata and the pipeline's declared facts under `root`."""
     name = meta.get("dataset", {}).get("name", "dataset")
     sections = [
-        [f"# {name}", "", *about_section(name, meta), ""],
+        [f"# {name}", "", *about_section(name, meta, root), ""],
         ["## Schema", "", *schema_section(meta), ""],
         ["## Splits", "", *splits_section(meta), ""],
         ["## Key statistics", "", *stats_section(meta), ""],
@@ -211,5 +190,5 @@ def write_card(dataset: str, root: Path) -> str | None:
     meta = root / layout.metadata_json(dataset)
     if not meta.exists():
         return None
-    write_bytes(root / layout.card_md(dataset), render_card(json.loads(meta.read_text())).encode())
+    write_bytes(root / layout.card_md(dataset), render_card(json.loads(meta.read_text()), root).encode())
     return layout.card_md(dataset)

@@ -10,7 +10,6 @@ from pathlib import Path
 from steps import layout
 from steps.config import dvc_config, get_settings
 from steps.errors import DregError
-from steps.kit.files import load_yaml
 
 
 def open_repo(root: Path | str = "."):
@@ -52,18 +51,6 @@ def reproduce(repo, dataset: str, stage: str | None = None, force: bool = False)
             "see the stage's error above; nothing was published",
         ) from None
     return [s.name for s in stages]
-
-
-def lock_outputs(lock_text: str | None) -> dict[str, str]:
-    """{output path: hash} of every stage output recorded in a dvc.lock text."""
-    if not lock_text:
-        return {}
-    lock = load_yaml(lock_text) or {}
-    return {
-        out["path"]: out.get("md5") or out.get("hash") or ""
-        for stage in (lock.get("stages") or {}).values()
-        for out in stage.get("outs", [])
-    }
 
 
 def push_outputs(repo, targets: list[str]) -> int:

@@ -14,9 +14,9 @@ from steps.errors import DregError
 from steps.git import git, git_message, head_commit, show_file
 from steps.kit.metadata import stable_view
 from steps.output import console
+from steps.refs.lock import lock_outputs
 from steps.refs.versions import Bump, Version, latest_version, local_tags, next_version
 from steps.release.dvc import (
-    lock_outputs,
     missing_in_remote,
     open_repo,
     push_outputs,

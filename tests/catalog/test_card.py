@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 
+import pytest
+
 from steps import layout
+from steps.errors import DregError
 from steps.kit.files import write_json
 from steps.release.card import render_card, write_card
 
@@ -21,6 +25,8 @@ META = {
 
 
 def test_card_is_byte_identical_for_the_same_metadata_and_follows_a_statistic(tmp_path: Path) -> None:
+    (tmp_path / layout.pipeline_dir("wine-quality")).mkdir(parents=True)
+    shutil.copy(layout.CODE_ROOT / layout.dvc_yaml("wine-quality"), tmp_path / layout.dvc_yaml("wine-quality"))
     write_json(tmp_path / layout.metadata_json("wine-quality"), META)
     assert write_card("wine-quality", tmp_path) == layout.card_md("wine-quality")
     first = (tmp_path / layout.card_md("wine-quality")).read_bytes()
@@ -46,3 +52,18 @@ def test_card_has_the_prompt_version_and_a_pgvector_snippet() -> None:
 def test_curated_datasets_get_a_generic_card_and_no_metadata_means_no_card(tmp_path: Path) -> None:
     assert "dreg add" in render_card({"dataset": {"name": "my-questions"}})
     assert write_card("my-questions", tmp_path) is None
+
+
+def test_the_card_reads_description_licence_and_homepage_from_the_pipelines_dvc_yaml(tmp_path: Path) -> None:
+    """The facts live next to the pipeline: editing its `artifacts:` entry changes the card, nothing else does."""
+    (tmp_path / layout.pipeline_dir("wine-quality")).mkdir(parents=True)
+    source = (layout.CODE_ROOT / layout.dvc_yaml("wine-quality")).read_text()
+    edited = source.replace("license: \"CC BY 4.0\"", "license: \"CC0 1.0\"")
+    assert edited != source
+    (tmp_path / layout.dvc_yaml("wine-quality")).write_text(edited)
+    text = render_card(META, tmp_path)
+    assert "- **Licence:** CC0 1.0" in text and "CC BY 4.0" not in text
+    assert "UCI Wine Quality" in text and "<https://archive.ics.uci.edu/dataset/186/wine+quality>" in text
+    (tmp_path / layout.dvc_yaml("wine-quality")).write_text("stages:" + source.split("stages:", 1)[1])
+    with pytest.raises(DregError, match="declares no artifact `wine-quality`"):
+        render_card(META, tmp_path)

@@ -13,7 +13,7 @@ from jsonschema import Draft7Validator
 
 from tests.cluster.support import ROOT, errors
 from workflows.common import BUMP_TYPES
-from workflows.profiles import PIPELINES, PROFILES
+from workflows.profiles import PIPELINES, PROFILES, scheduled
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 STRING_MAP = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
@@ -221,7 +221,7 @@ def test_run_pipelines_inputs_match_the_catalog() -> None:
     assert inputs["compute_profile"]["options"] == ["default", *PROFILES]
     assert inputs["datasets"]["default"] in PIPELINES
     assert doc["on"]["schedule"]
-    assert set(doc["env"]["SCHEDULED_DATASETS"].split(",")) <= set(PIPELINES)
+    assert doc["env"]["SCHEDULED_DATASETS"].split(",") == list(scheduled("weekly"))
     runs = run_lines(doc)
     assert 'argo submit -n "$NAMESPACE" --from "workflowtemplate/$template"' in runs
     assert "template=data-pipelines" in runs and "datasets=[" in runs
@@ -265,3 +265,13 @@ def test_the_images_workflow_writes_the_digests_it_built_into_the_values() -> No
                             .replace("$ray", "sha256:2"))
     assert values == {"image": {"tag": "0" * 40, "digest": "sha256:1"},
                       "rayImage": {"tag": "0" * 40, "digest": "sha256:2"}}
+
+
+def test_each_scheduled_dataset_runs_from_exactly_one_scheduler() -> None:
+    """GitHub's weekly run and the chart's nightly CronWorkflow read the `schedule` the pipelines declare."""
+    doc = load(WORKFLOWS / "run-pipelines.yaml")
+    weekly = doc["env"]["SCHEDULED_DATASETS"].split(",")
+    nightly = yaml.safe_load((ROOT / "charts" / "data-registry" / "values.yaml").read_text())["cron"]["datasets"]
+    assert weekly and nightly and not set(weekly) & set(nightly)
+    assert set(weekly) | set(nightly) == {name for name, p in PIPELINES.items() if p.schedule != "manual"}
+    assert [c["cron"] for c in doc["on"]["schedule"]] == ["0 4 * * 0"], "weekly"

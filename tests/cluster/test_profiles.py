@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from steps import layout
-from steps.refs.pipelines import stages_of
+from steps.errors import DregError
+from steps.refs.pipelines import facts, stages_of
 from tests.cluster.support import ROOT
 from workflows.profiles import PIPELINES, PROFILES, SCHEDULED
 
@@ -52,3 +54,39 @@ def test_profiles_and_pipelines_are_consistent() -> None:
     assert PIPELINES["opencloudhub-readmes-embeddings"].ray_stage == "embed"
     assert "opencloudhub-readmes-rag-evaluation" not in PIPELINES
     assert set(SCHEDULED) <= set(PIPELINES)
+
+
+def test_profile_ray_stage_and_schedule_are_what_each_dvc_yaml_declares() -> None:
+    """One place per fact: the `artifacts:` entry of pipelines/<dataset>/dvc.yaml, read with the project's reader."""
+    for dataset, pipeline in PIPELINES.items():
+        meta = yaml.safe_load((ROOT / layout.dvc_yaml(dataset)).read_text())["artifacts"][dataset]["meta"]
+        assert (pipeline.profile, pipeline.ray_stage, pipeline.schedule) == (
+            meta["profile"], meta.get("ray_stage"), meta["schedule"])
+    assert SCHEDULED == ("opencloudhub-readmes-download", "opencloudhub-readmes-embeddings")
+
+
+FACTS = """artifacts:
+  demo:
+    path: ../../data/demo
+    type: dataset
+    desc: A demo.
+    meta: {license: MIT, homepage: "https://x", schedule: SCHEDULE, profile: cpu-small, ray_stage: RAY}
+stages:
+  embed: {cmd: a}
+"""
+
+
+@pytest.mark.parametrize(("schedule", "ray", "error"), [
+    ("hourly", "embed", "schedule 'hourly' is not one of nightly, weekly, manual"),
+    ("nightly", "embedd", "ray_stage 'embedd' is not a stage of the pipeline"),
+    ("", "embed", "artifact `demo` lacks schedule"),
+])
+def test_a_malformed_declaration_is_one_error_naming_the_file(tmp_path: Path, schedule: str, ray: str,
+                                                             error: str) -> None:
+    (tmp_path / layout.pipeline_dir("demo")).mkdir(parents=True)
+    (tmp_path / layout.dvc_yaml("demo")).write_text(FACTS.replace("SCHEDULE", f'"{schedule}"').replace("RAY", ray))
+    with pytest.raises(DregError, match=re.escape(error)) as caught:
+        facts("demo", tmp_path)
+    assert str(caught.value).startswith(layout.dvc_yaml("demo"))
+    (tmp_path / layout.dvc_yaml("demo")).write_text(FACTS.replace("SCHEDULE", "weekly").replace("RAY", "embed"))
+    assert facts("demo", tmp_path).ray_stage == "embed" and facts("demo", tmp_path).schedule == "weekly"

@@ -13,7 +13,7 @@ import yaml
 from tests.cluster.support import CHART, ROOT
 from workflows import render
 from workflows.pipeline import pipeline_template
-from workflows.profiles import PIPELINES, Pipeline
+from workflows.profiles import PIPELINES, SCHEDULED, Pipeline
 
 
 def test_committed_yaml_is_up_to_date() -> None:
@@ -44,7 +44,19 @@ def test_render_is_deterministic_across_processes(tmp_path: Path) -> None:
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
     here = {str(p.relative_to(render.ROOT)): t for p, t in render.expected_files().items()}
-    assert len(here) == len(list(render.CHART_GENERATED.glob("*.yaml"))) == len(PIPELINES) + 2
+    generated = [p for p in here if p.startswith("charts/data-registry/generated/")]
+    assert len(generated) == len(list(render.CHART_GENERATED.glob("*.yaml"))) == len(PIPELINES) + 2
+    assert set(here) - set(generated) == {"charts/data-registry/values.yaml"}
+
+
+def test_render_writes_the_nightly_datasets_the_pipelines_declare_into_the_values() -> None:
+    """values.yaml `cron.datasets` is the `schedule: nightly` pipelines; the rest of the file is left as it is."""
+    text = render.CHART_VALUES.read_text()
+    stale = text.replace("  datasets:\n", "  datasets:\n    - wine-quality\n", 1)
+    assert stale != text and render.values_text(stale) == render.values_text(text) == text
+    assert yaml.safe_load(text)["cron"]["datasets"] == list(SCHEDULED)
+    with pytest.raises(SystemExit, match="no `cron:` block"):
+        render.values_text(text.replace("cron:", "crontab:"))
 
 
 def test_check_reports_stale_missing_and_stray_files(

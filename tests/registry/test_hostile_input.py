@@ -66,6 +66,23 @@ def test_bad_params_file_is_one_line_naming_the_file(registry, dreg, text, messa
     assert tags(registry.root) == [] and not (registry.root / "data/wine-quality/raw").exists()
 
 
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("\nartifacts:\n", "\nx-artifacts:\n", "declares no artifact `wine-quality`"),
+    ("schedule: weekly", "schedule: hourly", "schedule 'hourly' is not one of"),
+], ids=["no-artifact", "bad-schedule"])
+def test_a_pipeline_without_its_facts_is_refused_before_it_runs(registry, dreg, old, new, message):
+    """The card needs the description and licence of dvc.yaml's `artifacts:` entry: checked before any stage."""
+    dvc_yaml = registry.root / "pipelines/wine-quality/dvc.yaml"
+    original = dvc_yaml.read_text()
+    try:
+        dvc_yaml.write_text(original.replace(old, new, 1))
+        line = one_line(dreg("run", "wine-quality").stderr)
+    finally:
+        dvc_yaml.write_text(original)
+    assert "pipelines/wine-quality/dvc.yaml" in line and message in line
+    assert tags(registry.root) == [] and not (registry.root / "data/wine-quality/raw").exists()
+
+
 @pytest.mark.parametrize(("var", "value"), [
     ("DREG_GIT_REMOTE", "--upload-pack=touch pwned;false"),
     ("DREG_RELEASE_BRANCH", "--delete"),
