@@ -34,7 +34,7 @@ from dreg_client.errors import (
     RemoteNotConfigured,
     RemoteUnavailable,
 )
-from dreg_client.git import git, git_message, local_refs, peeled_refs, show_bytes
+from dreg_client.git import BlobReader, git, git_message, local_refs, peeled_refs
 
 CHUNK = 1 << 20
 LOCAL_UPLOAD_PACK = "git -c uploadpack.allowFilter=true upload-pack"
@@ -116,6 +116,7 @@ class Registry:
         self.root = work_tree(self.location)
         self.url = str(self.root) if self.root else canonical_url(self.location)
         self._fs: dict[str, Any] = {}
+        self._blobs: dict[Path, BlobReader] = {}
 
     @classmethod
     def open(cls, location: str | os.PathLike[str] = ".", remote: str | None = None,
@@ -130,11 +131,14 @@ class Registry:
         self.close()
 
     def close(self) -> None:
-        """Release the DVC repositories this handle opened."""
+        """Release the DVC repositories and the git readers this handle opened."""
         for fs in self._fs.values():
             with contextlib.suppress(Exception):
                 fs.close()
         self._fs.clear()
+        for reader in self._blobs.values():
+            reader.close()
+        self._blobs.clear()
 
     @property
     def local(self) -> bool:
@@ -252,8 +256,9 @@ class Registry:
     def read_file(self, release: Release, path: str) -> bytes | None:
         """Exact bytes of the git-tracked file `path` (from the registry root) at the release; None if absent."""
         gitdir = self.gitdir(release)
-        data = show_bytes(release.commit, path, gitdir)
-        if data is None and git("cat-file", "-e", f"{release.commit}:{path}", cwd=gitdir, check=False).returncode == 0:
+        reader = self._blobs.get(gitdir) or self._blobs.setdefault(gitdir, BlobReader(gitdir))
+        kind, data = reader.read(release.commit, path)
+        if data is None and kind != "missing":
             raise RegistryError(f"{release.tag}: cannot read {grammar.shown(path, 200)} from git",
                                 "check the registry's git objects (`git fsck`)")
         return data
