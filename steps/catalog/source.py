@@ -99,7 +99,7 @@ def read_release(reg: Registry, version: Version, previous: Version | None, date
                  known: dict[str, dict[str, Any]]) -> ReleaseInfo:
     """Everything the catalogue shows about one release tag; its contents from `known` ({tag: contents}, updated)
     when read before at the same commit."""
-    release = reg.resolve(version.tag)
+    release = Release(version.dataset, version.semver, version.tag, reg.refs[version.tag])  # listed from the refs
     got = known.get(version.tag)
     if not isinstance(got, dict) or got.get("commit") != release.commit:
         got = known[version.tag] = release_contents(reg, release)

@@ -117,6 +117,7 @@ class Registry:
         self.url = str(self.root) if self.root else canonical_url(self.location)
         self._fs: dict[str, Any] = {}
         self._blobs: dict[Path, BlobReader] = {}
+        self._versions: dict[str, list[grammar.Version]] = {}
 
     @classmethod
     def open(cls, location: str | os.PathLike[str] = ".", remote: str | None = None,
@@ -165,6 +166,7 @@ class Registry:
     def refresh(self) -> None:
         """Forget the refs read so far (the next read asks again)."""
         self.__dict__.pop("refs", None)
+        self._versions.clear()
 
     def release_tags(self) -> list[str]:
         """Every release tag, sorted."""
@@ -178,8 +180,11 @@ class Registry:
         return sorted(names)
 
     def versions(self, dataset: str) -> list[grammar.Version]:
-        """Published versions of `dataset`, newest first."""
-        return grammar.versions_in(self.refs, grammar.check_dataset(dataset))
+        """Published versions of `dataset`, newest first (the refs parsed once per dataset)."""
+        name = grammar.check_dataset(dataset)
+        if name not in self._versions:
+            self._versions[name] = grammar.versions_in(self.refs, name)
+        return list(self._versions[name])
 
     def stages(self, dataset: str) -> dict[str, str]:
         """{stage: semver} currently assigned for `dataset`."""
@@ -189,7 +194,7 @@ class Registry:
         """The release `ref` names (`DATASET[@1.2.0|@v1.2.0|@latest|@<stage>]` or the tag); `version`, when given,
         completes a bare dataset name. DatasetNotFound, VersionNotFound or BadReference otherwise."""
         dataset, wanted = grammar.split_ref(grammar.join_ref(ref, version))
-        versions = grammar.versions_in(self.refs, dataset)
+        versions = self.versions(dataset)
         if not versions and dataset not in self.datasets():
             raise grammar.unknown_dataset(dataset, self.datasets(), self.where)
         if grammar.is_stage_name(wanted):
