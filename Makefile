@@ -58,7 +58,7 @@ bench-tags: $(VENV)
 	TAGS=$(TAGS) $(PY) -m bench.tags
 
 bench-embeddings: $(VENV)
-	$(PY) bench/embeddings.py
+	$(PY) -m bench.embeddings
 
 # The throughput table on CUDA (fp16, batch sweep, one actor per GPU): run it on a GPU machine with a CUDA torch.
 bench-gpu: $(VENV)
