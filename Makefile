@@ -57,6 +57,11 @@ TAGS ?= 5000
 bench-tags: $(VENV)
 	TAGS=$(TAGS) $(PY) -m bench.tags
 
+# Many small JPEGs released through dreg, each step against bare DVC (push, pull, status --cloud); growth per file.
+FILES ?= 10000,30000,100000
+bench-files: $(VENV)
+	FILES=$(FILES) $(PY) -m bench.files
+
 bench-embeddings: $(VENV)
 	$(PY) -m bench.embeddings
 
