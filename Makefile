@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: browser demo test test-fast faults lint bench bench-remote-list bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
+.PHONY: browser demo test test-fast faults lint bench bench-remote-list bench-tags bench-files bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
 
 venv: $(VENV)
 
@@ -45,14 +45,25 @@ lint: $(VENV)
 	$(PY) -m ruff check steps workflows tests bench
 
 bench: $(VENV)
-	$(PY) bench/core.py
+	$(PY) -m bench.core
 
 # `dreg list --repo` (the origin's refs, no clone) against `git clone` + `dreg list`, on a 200-tag registry.
 bench-remote-list: $(VENV)
-	$(PY) bench/remote_list.py
+	$(PY) -m bench.remote_list
+
+# 5,000 release tags + 200 promotion tags over 10 datasets (git fast-import): dreg list / show / list --repo /
+# client resolution against git reading the same refs; catalog build, full and after one more release.
+TAGS ?= 5000
+bench-tags: $(VENV)
+	TAGS=$(TAGS) $(PY) -m bench.tags
+
+# Many small JPEGs released through dreg, each step against bare DVC (push, pull, status --cloud); growth per file.
+FILES ?= 10000,30000,100000
+bench-files: $(VENV)
+	FILES=$(FILES) $(PY) -m bench.files
 
 bench-embeddings: $(VENV)
-	$(PY) bench/embeddings.py
+	$(PY) -m bench.embeddings
 
 # The throughput table on CUDA (fp16, batch sweep, one actor per GPU): run it on a GPU machine with a CUDA torch.
 bench-gpu: $(VENV)

@@ -36,6 +36,7 @@ from typing import Any, Self
 import numpy as np
 from psycopg import sql
 
+from bench.core import print_cpu
 from steps.dev.readmes import SOURCE, readmes_registry, release_readmes
 
 PYPI_URL = "https://pypi.org/project/{repo}/"
@@ -160,8 +161,10 @@ def precision_table(docs: list[str], queries: list[str], model_path: str, dim: i
     """Chunks/s of the pipeline's embed stage per backend × batch size against bare fp32 `encode` (batch
     batches[0]) on the same chunks, interleaved over `rounds` (medians); cosine and recall@10 against fp32."""
     from steps.embeddings.model import load_model
+    from steps.embeddings.pipeline import token_lengths
 
     bare = load_model(model_path, device)
+    lengths = token_lengths(bare, docs)
     bare.encode(docs[: batches[0]], batch_size=batches[0])  # warm-up: the actor's model is warm after its load
     ref_docs = bare.encode(docs, batch_size=batches[0], show_progress_bar=False)
     ref_queries = bare.encode(queries, batch_size=batches[0], show_progress_bar=False)
@@ -193,7 +196,21 @@ def precision_table(docs: list[str], queries: list[str], model_path: str, dim: i
                       "actor_warmup_s": float(np.median(run["warmup"])), "cos_mean": float(cos.mean()),
                       "cos_min": float(cos.min()), "recall_at_10": recall_at_k(ref_docs, ref_queries, got, got_queries)})
     return {"bare_fp32_chunks_per_s": base, "bare_batch": batches[0], "docs": len(docs), "queries": len(queries),
-            "rounds": rounds, "device": device, "concurrency": concurrency, "table": table}
+            "rounds": rounds, "device": device, "concurrency": concurrency, "table": table,
+            "padding": {n: padding(lengths, n) for n in batches}}
+
+
+def padding(lengths: list[int], batch: int) -> dict[str, float]:
+    """Padded tokens per real token at batch size `batch`: chunks in arrival order vs grouped by token length (what
+    the embed stage does)."""
+    from steps.embeddings.pipeline import length_batches
+
+    def waste(groups: list[np.ndarray]) -> float:
+        padded = sum(len(g) * max(lengths[i] for i in g) for g in groups)
+        return padded / max(1, sum(lengths)) - 1
+
+    arrival = [np.arange(i, min(i + batch, len(lengths))) for i in range(0, len(lengths), batch)]
+    return {"arrival": waste(arrival), "by_length": waste(length_batches(lengths, batch))}
 
 
 def print_precision_table(p: dict[str, Any]) -> None:
@@ -207,6 +224,9 @@ def print_precision_table(p: dict[str, Any]) -> None:
         print(f"   {r['backend']:8} {r['batch']:>5} {r['chunks_per_s']:>9.1f} {r['ratio']:>6.2f} "
               f"{r['end_to_end_ratio']:>6.2f} {r['actor_warmup_s']:>7.1f} {r['cos_mean']:>9.5f} {r['cos_min']:>8.5f} "
               f"{r['recall_at_10']:>9.3f}")
+    for batch, pad in p["padding"].items():
+        print(f"   padding at batch {batch}: {pad['arrival']:.0%} extra tokens in arrival order, {pad['by_length']:.0%} "
+              "grouped by token length (the embed stage's order)")
 
 
 class ServerPeakRss(Sampler):
@@ -396,6 +416,7 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"sections to run, of {','.join(SECTIONS)}")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
+    print_cpu()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.getLogger("dvc").setLevel(logging.WARNING)
     only = set(args.only.split(","))

@@ -1,4 +1,4 @@
-"""`python bench/remote_list.py`: listing another registry's versions from its refs vs cloning it first.
+"""`python -m bench.remote_list`: listing another registry's versions from its refs vs cloning it first.
 
 A scratch registry gets 200 release tags (4 datasets x 50 versions, one release commit each, promotion tags on
 some) on a bare origin addressed by `file://` (git's pack protocol, as over a network; a plain path would clone
@@ -20,9 +20,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from bench.core import print_cpu, timed
 from steps import layout
 from steps.dev.scaffold import create_registry
 from steps.git import git
@@ -49,13 +49,6 @@ def make_registry(base: Path, n_tags: int) -> Path:
     return reg.origin
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
-    """Wall seconds of one whole process (its output discarded; it must succeed)."""
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - start
-
-
 def clone_then_list(url: str, scratch: Path) -> list[str]:
     """Baseline B as one shell process: clone into a fresh folder, list there, remove it."""
     script = f'd=$(mktemp -d -p "{scratch}") && git clone -q "$1" "$d/r" && cd "$d/r" && "{BIN}/dreg" list; ' \
@@ -68,6 +61,7 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
+    print_cpu()
     with tempfile.TemporaryDirectory(prefix="dreg-bench-list-") as tmp:
         base = Path(tmp)
         url = make_registry(base / "reg", args.tags).as_uri()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from steps.catalog import plots
 from steps.catalog.lineage import lineage_svg
@@ -13,6 +15,7 @@ from steps.kit.files import write_bytes
 from steps.refs.handle import open_registry
 from steps.release.card import render_card
 
+KNOWN = ".releases.json"  # in the site folder: what was read at each release tag, so a rebuild reads only new ones
 PLOTS = {"class balance per split": plots.class_balance, "feature statistics": plots.statistics}
 
 
@@ -37,11 +40,21 @@ def write_plots(out: Path, ds: DatasetInfo) -> dict[str, str]:
     return links
 
 
+def known_releases(out: Path) -> dict[str, dict[str, Any]]:
+    """{tag: contents} an earlier build into `out` read (empty when there is none or it cannot be read)."""
+    try:
+        known = json.loads((out / KNOWN).read_text())
+    except (OSError, ValueError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
 def build_site(out: Path, repo: str | None = None, root: Path = Path(".")) -> tuple[Path, int]:
     """Render the catalogue of `repo` (a git URL or path; default the checkout at `root`) into `out`;
     return the index page and the number of datasets."""
+    known = known_releases(out)
     with open_registry(repo, root) as reg:
-        datasets = read_datasets(reg)
+        datasets = read_datasets(reg, known)
     if not datasets:
         raise DregError(f"no release tags in {repo or 'this registry'}",
                         "publish a dataset first (`dreg run DATASET`), or pass --repo with a registry that has tags")
@@ -49,4 +62,6 @@ def build_site(out: Path, repo: str | None = None, root: Path = Path(".")) -> tu
         html = dataset_page(ds, card_html(ds), lineage_svg(ds.latest), write_plots(out, ds))
         write_bytes(out / dataset_link(ds.name), html.encode())
     write_bytes(out / "index.html", index_page(datasets).encode())
+    kept = {r.version.tag: known[r.version.tag] for ds in datasets for r in ds.releases}
+    write_bytes(out / KNOWN, json.dumps(kept).encode())
     return out / "index.html", len(datasets)

@@ -79,21 +79,36 @@ def stage_names(reg: Registry, release: Release) -> list[str]:
     return list((load_yaml(text) or {}).get("stages", {})) if text else ["dreg add"]
 
 
-def read_release(reg: Registry, version: Version, previous: Version | None, date: str) -> ReleaseInfo:
-    """Everything the catalogue shows about one release tag."""
-    release = reg.resolve(version.tag)
+def release_contents(reg: Registry, release: Release) -> dict[str, Any]:
+    """What the catalogue reads from git at one release (metadata, card, output size, stage names): the part a
+    rebuild can keep, since a release tag never moves."""
     meta = reg.read_text(release, layout.metadata_json(release.dataset))
-    return ReleaseInfo(version, date, bump_kind(version, previous), json.loads(meta) if meta else {},
-                       reg.read_text(release, layout.card_md(release.dataset)), release_size(reg, release),
-                       stage_names(reg, release))
+    return {"commit": release.commit, "metadata": json.loads(meta) if meta else {},
+            "card": reg.read_text(release, layout.card_md(release.dataset)), "size": release_size(reg, release),
+            "stages": stage_names(reg, release)}
 
 
-def read_datasets(reg: Registry) -> list[DatasetInfo]:
-    """Every dataset with release tags in the registry, by name (a remote's tags fetched once per dataset)."""
+def read_release(reg: Registry, version: Version, previous: Version | None, date: str,
+                 known: dict[str, dict[str, Any]]) -> ReleaseInfo:
+    """Everything the catalogue shows about one release tag; its contents from `known` ({tag: contents}, updated)
+    when read before at the same commit."""
+    release = Release(version.dataset, version.semver, version.tag, reg.refs[version.tag])  # listed from the refs
+    got = known.get(version.tag)
+    if not isinstance(got, dict) or got.get("commit") != release.commit:
+        got = known[version.tag] = release_contents(reg, release)
+    return ReleaseInfo(version, date, bump_kind(version, previous), got["metadata"], got["card"], got["size"],
+                       list(got["stages"]))
+
+
+def read_datasets(reg: Registry, known: dict[str, dict[str, Any]] | None = None) -> list[DatasetInfo]:
+    """Every dataset with release tags in the registry, by name (a remote's tags fetched once per dataset); the
+    contents of releases in `known` ({tag: contents}, from an earlier build; updated) are not read again."""
+    known = {} if known is None else known
     datasets = []
     for name in sorted(datasets_in(reg.refs)):
         dates = tag_dates(reg.tag_objects(name), name)
         versions = sorted(v for t in dates if (v := parse_tag(t, name)) and t in reg.refs)
-        releases = [read_release(reg, v, versions[i - 1] if i else None, dates[v.tag]) for i, v in enumerate(versions)]
+        releases = [read_release(reg, v, versions[i - 1] if i else None, dates[v.tag], known)
+                    for i, v in enumerate(versions)]
         datasets.append(DatasetInfo(name, releases[::-1]))
     return datasets

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 from dreg_client.errors import RegistryError
@@ -44,6 +46,47 @@ def show_bytes(rev: str, path: str, cwd: Path | str | None = None) -> bytes | No
         return None
     proc = git_bytes("cat-file", "blob", f"{rev}:{path}", cwd=cwd)
     return proc.stdout if proc.returncode == 0 else None
+
+
+class BlobReader:
+    """One `git cat-file --batch` process per repository: file contents at a revision without a process per read
+    (a catalogue of thousands of releases reads four files each)."""
+
+    def __init__(self, cwd: Path | str) -> None:
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()
+
+    def read(self, rev: str, path: str) -> tuple[str, bytes | None]:
+        """(object type, bytes) of `path` at `rev`: ("blob", data), (another type, None) or ("missing", None)."""
+        if rev.startswith("-") or "\n" in rev + path:
+            return "missing", None
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self.proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.cwd, stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.write(f"{rev}:{path}\n".encode("utf-8", "surrogateescape"))
+            self.proc.stdin.flush()
+            header = self.proc.stdout.readline().decode(errors="replace").split()
+            if len(header) != 3 or not header[2].isdigit():  # `<name> missing` / `ambiguous`
+                return "missing", None
+            data = self.proc.stdout.read(int(header[2]) + 1)[:-1]
+            return header[1], data if header[1] == "blob" else None
+
+    def close(self) -> None:
+        """End the git process."""
+        if self.proc is not None:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.wait()
+            if self.proc.stdout:
+                self.proc.stdout.close()
+            self.proc = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 def peeled_refs(out: str) -> dict[str, str]:

@@ -34,7 +34,7 @@ from dreg_client.errors import (
     RemoteNotConfigured,
     RemoteUnavailable,
 )
-from dreg_client.git import git, git_message, local_refs, peeled_refs, show_bytes
+from dreg_client.git import BlobReader, git, git_message, local_refs, peeled_refs
 
 CHUNK = 1 << 20
 LOCAL_UPLOAD_PACK = "git -c uploadpack.allowFilter=true upload-pack"
@@ -116,6 +116,8 @@ class Registry:
         self.root = work_tree(self.location)
         self.url = str(self.root) if self.root else canonical_url(self.location)
         self._fs: dict[str, Any] = {}
+        self._blobs: dict[Path, BlobReader] = {}
+        self._versions: dict[str, list[grammar.Version]] = {}
 
     @classmethod
     def open(cls, location: str | os.PathLike[str] = ".", remote: str | None = None,
@@ -130,11 +132,14 @@ class Registry:
         self.close()
 
     def close(self) -> None:
-        """Release the DVC repositories this handle opened."""
+        """Release the DVC repositories and the git readers this handle opened."""
         for fs in self._fs.values():
             with contextlib.suppress(Exception):
                 fs.close()
         self._fs.clear()
+        for reader in self._blobs.values():
+            reader.close()
+        self._blobs.clear()
 
     @property
     def local(self) -> bool:
@@ -161,6 +166,7 @@ class Registry:
     def refresh(self) -> None:
         """Forget the refs read so far (the next read asks again)."""
         self.__dict__.pop("refs", None)
+        self._versions.clear()
 
     def release_tags(self) -> list[str]:
         """Every release tag, sorted."""
@@ -174,8 +180,11 @@ class Registry:
         return sorted(names)
 
     def versions(self, dataset: str) -> list[grammar.Version]:
-        """Published versions of `dataset`, newest first."""
-        return grammar.versions_in(self.refs, grammar.check_dataset(dataset))
+        """Published versions of `dataset`, newest first (the refs parsed once per dataset)."""
+        name = grammar.check_dataset(dataset)
+        if name not in self._versions:
+            self._versions[name] = grammar.versions_in(self.refs, name)
+        return list(self._versions[name])
 
     def stages(self, dataset: str) -> dict[str, str]:
         """{stage: semver} currently assigned for `dataset`."""
@@ -185,7 +194,7 @@ class Registry:
         """The release `ref` names (`DATASET[@1.2.0|@v1.2.0|@latest|@<stage>]` or the tag); `version`, when given,
         completes a bare dataset name. DatasetNotFound, VersionNotFound or BadReference otherwise."""
         dataset, wanted = grammar.split_ref(grammar.join_ref(ref, version))
-        versions = grammar.versions_in(self.refs, dataset)
+        versions = self.versions(dataset)
         if not versions and dataset not in self.datasets():
             raise grammar.unknown_dataset(dataset, self.datasets(), self.where)
         if grammar.is_stage_name(wanted):
@@ -252,8 +261,9 @@ class Registry:
     def read_file(self, release: Release, path: str) -> bytes | None:
         """Exact bytes of the git-tracked file `path` (from the registry root) at the release; None if absent."""
         gitdir = self.gitdir(release)
-        data = show_bytes(release.commit, path, gitdir)
-        if data is None and git("cat-file", "-e", f"{release.commit}:{path}", cwd=gitdir, check=False).returncode == 0:
+        reader = self._blobs.get(gitdir) or self._blobs.setdefault(gitdir, BlobReader(gitdir))
+        kind, data = reader.read(release.commit, path)
+        if data is None and kind != "missing":
             raise RegistryError(f"{release.tag}: cannot read {grammar.shown(path, 200)} from git",
                                 "check the registry's git objects (`git fsck`)")
         return data
