@@ -123,7 +123,7 @@ def main() -> int:
         built = build_images(t)
         with ExitStack() as stack:
             with t.step(
-                "start services (git daemon, moto S3, PostgreSQL+pgvector, sources) + scratch registry"
+                "start services (git daemon, SeaweedFS S3, PostgreSQL+pgvector, sources) + scratch registry"
             ):
                 world = start_world(stack, base, built)
             wanted = (

@@ -21,7 +21,7 @@ from tests.e2e.containers import Cluster
 from tests.e2e.services import GitServer, Postgres, git_daemon, postgres_tcp
 from tests.support.corpus import V1
 from tests.support.registry import use_sources
-from tests.support.servers import S3Endpoint, SourceServer, moto_s3, serve_sources
+from tests.support.servers import S3Endpoint, SourceServer, seaweed_s3, serve_sources
 from tests.support.sources import point_sources, write_core_sources
 
 README_TAG = f"{SOURCE}-v1.0.0"
@@ -131,7 +131,7 @@ def start_world(stack: ExitStack, base: Path, images: Any) -> World:
     """Services on 127.0.0.1 and a scratch registry: wine-quality on the local source host, a readmes release."""
     sources = stack.enter_context(serve_sources(base / "sources", write_core_sources))
     os.environ.update(AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET)
-    s3 = stack.enter_context(moto_s3("registry"))
+    s3 = stack.enter_context(seaweed_s3("registry", S3_KEY, S3_SECRET))
     pg = stack.enter_context(postgres_tcp(base / "pgdata", "e2e-" + os.urandom(6).hex()))
     reg = readmes_registry(base / "scratch")
     use_sources(reg.root, sources, point_sources, "Use local sources")
