@@ -135,12 +135,14 @@ def create_bucket_when_ready(url: str, bucket: str, key: str, secret: str, serve
     from minio import Minio
     from minio.error import S3Error
 
-    client = Minio(url.removeprefix("http://"), access_key=key, secret_key=secret, secure=False)
+    host, port = url.removeprefix("http://").split(":")
+    client = Minio(f"{host}:{port}", access_key=key, secret_key=secret, secure=False)
     deadline = time.monotonic() + within_s
     while True:
         if server.poll() is not None:
             raise RuntimeError(f"weed server exited {server.returncode}: {log.read_text()[-800:]}")
         try:
+            socket.create_connection((host, int(port)), timeout=1).close()  # listening (else the client retries)
             if not client.bucket_exists(bucket):
                 client.make_bucket(bucket)
             client.put_object(bucket, ".ready", io.BytesIO(b"ok"), 2)
