@@ -3,6 +3,7 @@ an S3 endpoint."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from steps.dev.scaffold import Registry
 from tests.support.registry import cli_env, local_registry, run_dreg
-from tests.support.servers import S3Endpoint, SourceServer, moto_s3, serve_sources
+from tests.support.servers import S3Endpoint, SourceServer, seaweed_s3, serve_sources
 from tests.support.sources import write_core_sources
 
 
@@ -40,8 +41,10 @@ def dreg(registry: Registry) -> Callable[..., subprocess.CompletedProcess[str]]:
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[S3Endpoint]:
-    """A real S3 HTTP endpoint (moto server) on 127.0.0.1 with an empty bucket."""
-    with moto_s3() as endpoint:
+    """A real S3 server (SeaweedFS) on 127.0.0.1 with an empty bucket; the session's AWS credentials are its
+    one identity (testing/testing), so a request signed with other keys is refused as on a real store."""
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    with seaweed_s3(key="testing", secret="testing") as endpoint:
         yield endpoint
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.e2e import images as img
-from tests.e2e.argo import Workflow
+from tests.e2e.argo import ChildWorkflows, Resources, Workflow, cron_submission
 from tests.e2e.containers import remove_started
 from tests.e2e.kuberay import KubeRay
 from tests.e2e.scenarios import SCENARIOS
@@ -123,7 +123,7 @@ def main() -> int:
         built = build_images(t)
         with ExitStack() as stack:
             with t.step(
-                "start services (git daemon, moto S3, PostgreSQL+pgvector, sources) + scratch registry"
+                "start services (git daemon, SeaweedFS S3, PostgreSQL+pgvector, sources) + scratch registry"
             ):
                 world = start_world(stack, base, built)
             wanted = (
@@ -147,20 +147,31 @@ def main() -> int:
 
 
 def run_workflow_factory(world, t: Timeline) -> Callable[..., Workflow]:
-    """`run(template, **arguments)`: a fresh workspace, the rendered template, KubeRay for its RayJobs."""
+    """`run(template, **arguments)`: a fresh workspace, the rendered template (a WorkflowTemplate, or the one a
+    CronWorkflow submits), KubeRay for its RayJobs and this player again for the Workflows it creates."""
     backoff = float(os.environ.get("E2E_BACKOFF_SCALE", "0.1"))
+    rendered = world.rendered()
+    templates = {d["metadata"]["name"]: d for d in rendered if d.get("kind") == "WorkflowTemplate"}
+    crons = {d["metadata"]["name"]: d for d in rendered if d.get("kind") == "CronWorkflow"}
 
-    def run(template: str, **arguments: str) -> Workflow:
-        doc = world.workflow_templates()[template]
+    def play(doc: dict, arguments: dict[str, str], name: str = "") -> Workflow:
+        template = doc["metadata"]["name"]
         runs = len(list(world.base.glob(f"runs/{template}-*")))
         home = world.base / "runs" / f"{template}-{runs}"
         cluster = world.cluster(home / "workspace", home / "logs")
-        wf = Workflow(doc, arguments, cluster, KubeRay(cluster, t), t, backoff_scale=backoff)
+        resources = Resources({"RayJob": KubeRay(cluster, t), "Workflow": ChildWorkflows(templates, play)})
+        wf = Workflow(doc, arguments, cluster, resources, t, backoff_scale=backoff, name=name)
         t0 = time.monotonic()
-        wf.phase = wf.run()  # type: ignore[attr-defined]
+        wf.run()
         args = " ".join(f"{k}={v}" for k, v in arguments.items())
-        t(f"{template} workflow ({args})", wf.phase.lower(), time.monotonic() - t0)
+        t(f"{wf.name if name else template} workflow ({args})", wf.phase.lower(), time.monotonic() - t0)
         return wf
+
+    def run(template: str, **arguments: str) -> Workflow:
+        if template in crons:
+            doc, scheduled = cron_submission(crons[template], templates)
+            return play(doc, {**scheduled, **arguments})
+        return play(templates[template], arguments)
 
     return run
 

@@ -1,9 +1,12 @@
-"""Play a rendered WorkflowTemplate the way Argo would, with docker for the pods.
+"""Play a rendered WorkflowTemplate (or what a CronWorkflow submits) the way Argo would, with docker for the pods.
 
 Generic over the YAML: arguments over the template's defaults, inputs and `{{...}}` tags resolved per task,
-DAG tasks in dependency order (`depends`/`dependencies`), `when`, `retryStrategy`, output parameters (files)
-and `outputs.result`, resource templates (the RayJob, through `kuberay.py`) with their success/failure
-conditions, and `onExit` with `workflow.status`. Tasks run one at a time (Argo may run ready tasks in parallel).
+DAG tasks in dependency order (`depends`/`dependencies`), `when` (govaluate: `-` is a minus), `withParam` /
+`withItems` fan-outs, `retryStrategy`, output parameters (files) and `outputs.result` less one trailing newline,
+`podSpecPatch` (a container name the pod lacks is refused, as Kubernetes would), resource templates (RayJobs
+through `kuberay.py`, Workflows played again by this player) with their success/failure conditions checked at
+every status the object goes through, and `onExit` with `workflow.status`. Tasks run one at a time (Argo may
+run ready tasks in parallel).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,14 @@ from typing import Any
 import yaml
 
 from tests.e2e.containers import Cluster, PodError, run_container
-from tests.e2e.expressions import depends, resource_condition, substitute, substitute_obj, when
+from tests.e2e.expressions import (
+    ExpressionError,
+    depends,
+    resource_condition,
+    substitute,
+    substitute_obj,
+    when,
+)
 
 Report = Callable[[str, str, float, str], None]
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)?$")
@@ -60,11 +70,13 @@ class Workflow:
     report: Report
     backoff_scale: float = 1.0
     uid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    name: str = ""  # a created Workflow's own name; else `<template>-<uid>`
     nodes: list[Node] = field(default_factory=list)
+    phase: str = ""
 
     def __post_init__(self) -> None:
         self.templates = {t["name"]: t for t in self.doc["spec"]["templates"]}
-        self.name = f"{self.doc['metadata']['name']}-{self.uid[:5]}"
+        self.name = self.name or f"{self.doc['metadata']['name']}-{self.uid[:5]}"
         declared = {
             p["name"]: str(p.get("value", ""))
             for p in self.doc["spec"].get("arguments", {}).get("parameters", [])
@@ -103,6 +115,7 @@ class Workflow:
             )
             exit_template = self.doc["spec"]["onExit"]
             self.execute(f"{root}/onExit", exit_template, self.inputs_of(exit_template, {}))
+        self.phase = status
         return status
 
     def entry_inputs(self, template: str) -> dict[str, str]:
@@ -161,26 +174,64 @@ class Workflow:
                 phases[name] = "Omitted"
                 self.report(f"{node}/{name}", "omitted", 0.0, "")
                 continue
-            if "when" in task and not when(substitute(task["when"], scope)):
-                phases[name] = "Skipped"
-                self.report(f"{node}/{name}", "skipped", 0.0, f"when {substitute(task['when'], scope)}")
+            if "when" in task:
+                condition = substitute(task["when"], scope)
+                try:
+                    runs = when(condition)
+                except ExpressionError as exc:  # Argo errors the node: "Invalid 'when' expression"
+                    phases[name] = "Errored"
+                    self.nodes.append(Node(f"{node}/{name}", "Errored", message=str(exc)))
+                    self.report(f"{node}/{name}", "errored", 0.0, str(exc))
+                    continue
+                if not runs:
+                    phases[name] = "Skipped"
+                    self.report(f"{node}/{name}", "skipped", 0.0, f"when {condition}")
+                    continue
+            items = self.items_of(task, scope)
+            if items is None:
+                phases[name] = self.task(f"{node}/{name}", name, task, scope, outputs)
                 continue
-            given = {
-                p["name"]: substitute(str(p.get("value", "")), scope)
-                for p in task.get("arguments", {}).get("parameters", [])
-            }
-            child_inputs = self.inputs_of(task["template"], given)
-            child = self.templates[task["template"]]
-            if "dag" in child:
-                phases[name] = self.dag(f"{node}/{name}", child, child_inputs)
-                continue
-            result = self.leaf(f"{node}/{name}", child, child_inputs)
-            phases[name] = result.phase
-            for key, value in result.outputs.items():
-                outputs[f"tasks.{name}.outputs.{key}"] = value
-            outputs[f"tasks.{name}.status"] = result.phase
+            # withParam / withItems: one child per item, named as Argo names them; the task fails if any child does
+            children = [
+                self.task(f"{node}/{name}({i}:{item_label(item)})", name, task, {**scope, **item_scope(item)}, {})
+                for i, item in enumerate(items)
+            ]
+            phases[name] = "Failed" if any(c in ("Failed", "Errored") for c in children) else "Succeeded"
+            outputs[f"tasks.{name}.status"] = phases[name]
         failed = [n for n, p in phases.items() if p in ("Failed", "Errored") and not self.handled(n, tasks)]
         return "Failed" if failed else "Succeeded"
+
+    def task(self, node: str, name: str, task: dict[str, Any], scope: dict[str, str], outputs: dict[str, str]) -> str:
+        """One DAG task (or one item of a fan-out): its template with the task's arguments; its phase."""
+        given = {
+            p["name"]: substitute(str(p.get("value", "")), scope)
+            for p in task.get("arguments", {}).get("parameters", [])
+        }
+        child_inputs = self.inputs_of(task["template"], given)
+        child = self.templates[task["template"]]
+        if "dag" in child:
+            return self.dag(node, child, child_inputs)
+        result = self.leaf(node, child, child_inputs)
+        for key, value in result.outputs.items():
+            outputs[f"tasks.{name}.outputs.{key}"] = value
+        outputs[f"tasks.{name}.status"] = result.phase
+        return result.phase
+
+    @staticmethod
+    def items_of(task: dict[str, Any], scope: dict[str, str]) -> list[Any] | None:
+        """The items of a `withParam` (a JSON list after substitution) or `withItems` task; None for a plain task."""
+        if "withItems" in task:
+            return list(task["withItems"])
+        if "withParam" not in task:
+            return None
+        text = substitute(task["withParam"], scope)
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            raise WorkflowError(f"withParam value could not be parsed as a JSON list: {text!r}") from None
+        if not isinstance(items, list):
+            raise WorkflowError(f"withParam value is not a JSON list: {text!r}")
+        return items
 
     @staticmethod
     def deps_of(task: dict[str, Any]) -> list[str]:
@@ -254,10 +305,7 @@ class Workflow:
         if "script" in spec:
             raise WorkflowError(f"{node}: script templates are not supported by this player")
         if spec.get("podSpecPatch"):
-            patch = json.loads(substitute(spec["podSpecPatch"], scope))
-            for patched in patch.get("containers", []):
-                if patched.get("name") == container["name"] and "resources" in patched:
-                    container["resources"] = patched["resources"]
+            container = patch_container(container, json.loads(substitute(spec["podSpecPatch"], scope)))
         pod_security = {**self.doc["spec"].get("securityContext", {}), **spec.get("securityContext", {})}
         files = {
             f"parameters.{p['name']}": p["valueFrom"]["path"]
@@ -284,8 +332,8 @@ class Workflow:
                 elif finished.exit_code == 0:
                     return Node(node, "Errored", message=f"output {p['name']} missing", log=finished.log)
             else:
-                outputs[key] = outputs[key].strip()
-        outputs["result"] = finished.stdout.strip()
+                outputs[key] = outputs[key].removesuffix("\n")  # Argo trims one trailing newline, nothing else
+        outputs["result"] = finished.stdout.removesuffix("\n")
         if finished.exit_code != 0:
             tail = " | ".join(finished.log.read_text().strip().splitlines()[-3:])
             return Node(
@@ -302,24 +350,23 @@ class Workflow:
             return Node(node, "Succeeded")
         if action != "create":
             raise WorkflowError(f"{node}: resource action {action!r} is not supported by this player")
-        obj = self.resources.create(manifest, node.replace("/", "-"))
-        if res.get("failureCondition") and resource_condition(res["failureCondition"], obj, any_of=True):
-            message = obj.get("status", {}).get("message", "")
-            return Node(
-                node, "Failed", message=f"failureCondition met: {res['failureCondition']} {message}".strip()
-            )
-        if res.get("successCondition") and not resource_condition(res["successCondition"], obj):
-            status = {
-                k: v
-                for k, v in obj.get("status", {}).items()
-                if k in ("jobStatus", "jobDeploymentStatus", "message")
-            }
-            return Node(
-                node,
-                "Failed",
-                message=f"final status {status} meets neither successCondition nor "
-                "failureCondition: Argo would keep waiting (until activeDeadlineSeconds)",
-            )
+        failure, success = res.get("failureCondition"), res.get("successCondition")
+        states = iter(self.resources.create(manifest, node.replace("/", "-")))
+        obj: dict[str, Any] = {}
+        try:
+            for obj in states:  # Argo's executor checks both conditions at each poll of the object
+                if failure and resource_condition(failure, obj, any_of=True):
+                    return Node(node, "Failed", message=f"failureCondition met: {failure} "
+                                f"(status {brief(obj)})")
+                if not success or resource_condition(success, obj):
+                    break  # without conditions Argo does not wait: the object as created
+            else:
+                return Node(node, "Failed", message=f"last status {brief(obj)} meets neither successCondition "
+                            "nor failureCondition: Argo would keep waiting (until activeDeadlineSeconds)")
+        finally:
+            close = getattr(states, "close", None)
+            if close:
+                close()
         outputs = {}
         for p in spec.get("outputs", {}).get("parameters", []):
             path = p.get("valueFrom", {}).get("jsonPath", "")
@@ -328,3 +375,161 @@ class Workflow:
                 value = value.get(part, "") if isinstance(value, dict) else ""
             outputs[f"parameters.{p['name']}"] = str(value)
         return Node(node, "Succeeded", outputs)
+
+
+def item_scope(item: Any) -> dict[str, str]:
+    """`{{item}}` (and `{{item.key}}` for a map item) as Argo resolves them: strings as-is, the rest as JSON."""
+    scope = {"item": item_text(item)}
+    if isinstance(item, dict):
+        scope.update({f"item.{k}": item_text(v) for k, v in item.items()})
+    return scope
+
+
+def item_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def item_label(item: Any) -> str:
+    return item if isinstance(item, str) else json.dumps(item, separators=(",", ":"))
+
+
+def patch_container(container: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A podSpecPatch (strategic merge: containers by name, maps key by key) applied to the pod's one container.
+    A container name the pod lacks would be added without an image: Kubernetes refuses the pod (PodError)."""
+    out = dict(container)
+    for patched in patch.get("containers", []):
+        if patched.get("name") != container["name"]:
+            raise PodError(
+                f"podSpecPatch names container {patched.get('name')!r}, the pod has only {container['name']!r}: "
+                f"Kubernetes would add it without an image and refuse the pod (spec.containers: image required)"
+            )
+        for key, value in patched.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = {**out[key], **{k: {**out[key].get(k, {}), **v} if isinstance(v, dict) else v
+                                           for k, v in value.items()}}
+            else:
+                out[key] = value
+    return out
+
+
+def brief(obj: dict[str, Any]) -> dict[str, Any]:
+    """The status fields a resource condition reads (phase, the RayJob's two statuses, reason, message)."""
+    keep = ("phase", "jobStatus", "jobDeploymentStatus", "reason", "message")
+    return {k: v for k, v in obj.get("status", {}).items() if k in keep}
+
+
+@dataclass
+class Resources:
+    """The cluster's API as resource templates meet it: a handler per kind (`create` → the statuses the object
+    goes through, `delete`)."""
+
+    handlers: dict[str, Any]
+
+    def handler(self, manifest: dict[str, Any]) -> Any:
+        kind = manifest.get("kind")
+        if kind not in self.handlers:
+            raise PodError(f"resource kind {kind!r} is not supported by this player ({sorted(self.handlers)})")
+        return self.handlers[kind]
+
+    def create(self, manifest: dict[str, Any], node: str) -> Iterator[dict[str, Any]]:
+        return self.handler(manifest).create(manifest, node)
+
+    def delete(self, manifest: dict[str, Any]) -> None:
+        self.handler(manifest).delete(manifest)
+
+
+Play = Callable[[dict[str, Any], dict[str, str], str], "Workflow"]
+
+
+@dataclass
+class ChildWorkflows:
+    """Workflows that a resource template creates (the fan-out): each one's workflowTemplateRef played by `play`
+    (doc, arguments, name) to its end; statuses Pending → Running → Succeeded / Failed / Error."""
+
+    templates: dict[str, dict[str, Any]]
+    play: Play
+    played: list[Workflow] = field(default_factory=list)
+
+    def create(self, manifest: dict[str, Any], node: str) -> Iterator[dict[str, Any]]:
+        meta = manifest.get("metadata", {})
+        name = meta.get("name") or f"{meta.get('generateName', 'workflow-')}{uuid.uuid4().hex[:5]}"
+        obj = {**manifest, "metadata": {**meta, "name": name}}
+        yield {**obj, "status": {"phase": "Pending"}}
+        ref = manifest.get("spec", {}).get("workflowTemplateRef", {}).get("name")
+        if ref not in self.templates:
+            yield {**obj, "status": {"phase": "Error", "message": f'workflowtemplates.argoproj.io "{ref}" not found'}}
+            return
+        arguments = {
+            p["name"]: str(p.get("value", ""))
+            for p in manifest.get("spec", {}).get("arguments", {}).get("parameters", [])
+        }
+        yield {**obj, "status": {"phase": "Running"}}
+        try:
+            child = self.play(self.templates[ref], arguments, name)
+        except (WorkflowError, ExpressionError) as exc:  # what Argo's validation refuses: the workflow errors
+            yield {**obj, "status": {"phase": "Error", "message": str(exc)}}
+            return
+        self.played.append(child)
+        yield {**obj, "status": {"phase": child.phase}}
+
+    def delete(self, manifest: dict[str, Any]) -> None:
+        pass
+
+
+CRON_FIELDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))  # minute hour day-of-month month day-of-week
+CRON_NAMES = {3: "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC", 4: "SUN MON TUE WED THU FRI SAT"}
+CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def cron_error(schedule: str) -> str | None:
+    """Why a schedule is not a standard 5-field cron expression (or descriptor) as Argo's parser reads it."""
+    if schedule in CRON_DESCRIPTORS or re.fullmatch(r"@every \d+(\.\d+)?(ns|us|ms|s|m|h)+", schedule):
+        return None
+    fields = schedule.split()
+    if len(fields) != 5:
+        return f"expected exactly 5 fields, found {len(fields)}: {schedule!r}"
+    for i, (text, (low, high)) in enumerate(zip(fields, CRON_FIELDS, strict=True)):
+        names = CRON_NAMES.get(i, "").split()
+        for part in text.split(","):
+            m = re.fullmatch(r"(\*|\?|(\w+)(?:-(\w+))?)(?:/(\d+))?", part)
+            if not m:
+                return f"field {text!r} of {schedule!r} is not a cron field"
+            for bound in (m.group(2), m.group(3)):
+                if bound is None:
+                    continue
+                value = names.index(bound.upper()) + (1 if i == 3 else 0) if bound.upper() in names else bound
+                if not str(value).isdigit() or not low <= int(value) <= high:
+                    return f"{bound!r} in {schedule!r} is outside {low}-{high}"
+    return None
+
+
+def cron_submission(cron: dict[str, Any], templates: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """What a CronWorkflow submits when its schedule fires: the WorkflowTemplate (or inline spec) and the
+    arguments of its workflowSpec, after the checks Argo's validation makes (schedules, timezone, policy)."""
+    import zoneinfo
+
+    spec = cron["spec"]
+    schedules = spec.get("schedules") or ([spec["schedule"]] if spec.get("schedule") else [])
+    if not schedules:
+        raise WorkflowError(f"CronWorkflow {cron['metadata']['name']}: no schedule")
+    for schedule in schedules:
+        problem = cron_error(str(schedule))
+        if problem:
+            raise WorkflowError(f"CronWorkflow {cron['metadata']['name']}: invalid schedule: {problem}")
+    try:
+        if spec.get("timezone"):
+            zoneinfo.ZoneInfo(spec["timezone"])
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise WorkflowError(f"CronWorkflow {cron['metadata']['name']}: unknown timezone {spec['timezone']!r}") from None
+    if spec.get("concurrencyPolicy", "Allow") not in ("Allow", "Forbid", "Replace"):
+        raise WorkflowError(f"concurrencyPolicy {spec['concurrencyPolicy']!r} is not Allow, Forbid or Replace")
+    if int(spec.get("startingDeadlineSeconds", 0)) < 0:
+        raise WorkflowError("startingDeadlineSeconds must not be negative")
+    workflow = spec["workflowSpec"]
+    arguments = {p["name"]: str(p.get("value", "")) for p in workflow.get("arguments", {}).get("parameters", [])}
+    ref = workflow.get("workflowTemplateRef", {}).get("name")
+    if ref is None:
+        return {"metadata": cron["metadata"], "spec": workflow}, {}
+    if ref not in templates:
+        raise WorkflowError(f'CronWorkflow {cron["metadata"]["name"]}: workflowtemplates.argoproj.io "{ref}" not found')
+    return templates[ref], arguments

@@ -77,30 +77,63 @@ def substitute_obj(obj: Any, scope: Mapping[str, str]) -> Any:
     return obj
 
 
-WORD = re.compile(r"\s*(==|!=|>=|<=|&&|\|\||[()<>!]|'[^']*'|\"[^\"]*\"|[^\s()=!<>&|]+)")
+GOVALUATE = re.compile(
+    r"\s*(?:(?P<string>'[^']*'|\"[^\"]*\")|(?P<number>[0-9][0-9.]*)|(?P<word>[A-Za-z_][\w.]*)"
+    r"|(?P<op>==|!=|>=|<=|=~|!~|&&|\|\||\*\*|<<|>>|\?\?|[-+*/%<>!()&|^~?:,]))"
+)
+ARITHMETIC = {"+": "+", "-": "-", "*": "*", "/": "/", "%": "%", "**": "**"}
+UNSUPPORTED = ("=~", "!~", "<<", ">>", "??", "&", "|", "^", "~", "?", ":", ",")
+
+
+class Word(str):
+    """A govaluate string operand: only `+` (concatenation) and comparisons; arithmetic on it is an error."""
+
+    def _refuse(self, *_: object) -> Any:
+        raise TypeError(f"value {str(self)!r} cannot be used with an arithmetic operator, it is not a number")
+
+    __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _refuse
+    __mod__ = __rmod__ = __pow__ = __rpow__ = __neg__ = _refuse
+
+
+def govaluate_tokens(condition: str) -> list[tuple[str, str]]:
+    """(kind, text) tokens as govaluate lexes them; a `-` is the minus operator, never part of a word."""
+    tokens, pos = [], 0
+    while pos < len(condition.rstrip()):
+        m = GOVALUATE.match(condition, pos)
+        if not m or m.end() == pos:
+            raise ExpressionError(f"Invalid 'when' expression {condition!r}: invalid token at {condition[pos:]!r}")
+        kind = m.lastgroup or ""
+        tokens.append((kind, m.group(kind)))
+        pos = m.end()
+    return tokens
 
 
 def when(condition: str) -> bool:
-    """A substituted `when` (govaluate): bare words are strings, `==`, `!=`, `<`, `>`, `&&`, `||`, `!`, parens."""
-    tokens = WORD.findall(condition)
-    if "".join(tokens).replace(" ", "") != condition.replace(" ", ""):
-        raise ExpressionError(f"cannot parse when: {condition!r}")
+    """A substituted `when` as Argo evaluates it with govaluate: bare words become strings (Argo turns variables
+    into strings), `-`/`+`/`*`... are arithmetic (so `a-b` is a subtraction, an error on words), comparisons,
+    `&&`, `||`, `!`, parens; the result must be a boolean."""
     parts = []
-    for token in tokens:
-        if token in ("==", "!=", ">=", "<=", "<", ">", "(", ")"):
-            parts.append(token)
-        elif token in ("&&", "||", "!"):
-            parts.append({"&&": " and ", "||": " or ", "!": " not "}[token])
-        elif token in ("true", "false"):
-            parts.append(token.title())
-        elif re.fullmatch(r"-?\d+(\.\d+)?", token):
-            parts.append(token)
+    for kind, token in govaluate_tokens(condition):
+        if kind == "string":
+            parts.append(f"Word({token[1:-1]!r})")
+        elif kind == "number":
+            try:
+                parts.append(repr(float(token)))
+            except ValueError:
+                raise ExpressionError(f"Invalid 'when' expression {condition!r}: bad number {token!r}") from None
+        elif kind == "word":
+            parts.append({"true": "True", "false": "False"}.get(token, f"Word({token!r})"))
+        elif token in UNSUPPORTED:
+            raise ExpressionError(f"Invalid 'when' expression {condition!r}: operator {token!r} is not supported here")
         else:
-            parts.append(repr(token.strip("'\"")))
+            parts.append({"&&": " and ", "||": " or ", "!": " not "}.get(token, ARITHMETIC.get(token, token)))
     try:
-        return bool(eval(" ".join(parts), {"__builtins__": {}}, {}))
+        result = eval(" ".join(parts), {"__builtins__": {}}, {"Word": Word})
     except Exception as exc:  # noqa: BLE001
         raise ExpressionError(f"cannot evaluate when: {condition!r} ({exc})") from None
+    if not isinstance(result, bool):
+        raise ExpressionError(f"Expected boolean evaluation for {condition!r}. Got {result!r}")
+    return result
 
 
 PHASES = ("Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned")

