@@ -348,24 +348,30 @@ class Workflow:
         if action == "delete":
             self.resources.delete(manifest)
             return Node(node, "Succeeded")
-        if action != "create":
+        if action not in ("create", "get"):
             raise WorkflowError(f"{node}: resource action {action!r} is not supported by this player")
         failure, success = res.get("failureCondition"), res.get("successCondition")
-        states = iter(self.resources.create(manifest, node.replace("/", "-")))
+        try:
+            states = (self.resources.create(manifest, node.replace("/", "-")) if action == "create"
+                      else self.resources.get(manifest))
+        except PodError as exc:
+            return Node(node, "Failed", message=str(exc))
         obj: dict[str, Any] = {}
+        done = False
         try:
             for obj in states:  # Argo's executor checks both conditions at each poll of the object
                 if failure and resource_condition(failure, obj, any_of=True):
                     return Node(node, "Failed", message=f"failureCondition met: {failure} "
                                 f"(status {brief(obj)})")
                 if not success or resource_condition(success, obj):
+                    done = True
                     break  # without conditions Argo does not wait: the object as created
             else:
                 return Node(node, "Failed", message=f"last status {brief(obj)} meets neither successCondition "
                             "nor failureCondition: Argo would keep waiting (until activeDeadlineSeconds)")
         finally:
             close = getattr(states, "close", None)
-            if close:
+            if close and not done:  # a met condition leaves the object live: a later `get` reads on
                 close()
         outputs = {}
         for p in spec.get("outputs", {}).get("parameters", []):
@@ -431,11 +437,28 @@ class Resources:
             raise PodError(f"resource kind {kind!r} is not supported by this player ({sorted(self.handlers)})")
         return self.handlers[kind]
 
+    live: dict[tuple[str, str], Iterator[dict[str, Any]]] = field(default_factory=dict)
+
     def create(self, manifest: dict[str, Any], node: str) -> Iterator[dict[str, Any]]:
-        return self.handler(manifest).create(manifest, node)
+        states = iter(self.handler(manifest).create(manifest, node))
+        self.live[key_of(manifest)] = states
+        return states
+
+    def get(self, manifest: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The statuses of an object created earlier, from where its last reader stopped (`action: get`)."""
+        self.handler(manifest)
+        if key_of(manifest) not in self.live:
+            raise PodError(f"{manifest.get('kind')} {key_of(manifest)[1]!r} not found")
+        return self.live[key_of(manifest)]
 
     def delete(self, manifest: dict[str, Any]) -> None:
+        self.live.pop(key_of(manifest), None)
         self.handler(manifest).delete(manifest)
+
+
+def key_of(manifest: dict[str, Any]) -> tuple[str, str]:
+    meta = manifest.get("metadata", {})
+    return str(manifest.get("kind")), str(meta.get("name") or meta.get("generateName"))
 
 
 Play = Callable[[dict[str, Any], dict[str, str], str], "Workflow"]

@@ -60,7 +60,7 @@ class Recorder:
     def __init__(self, fail: dict[str, int]) -> None:
         self.fail, self.calls = fail, []
 
-    outputs: ClassVar[dict[str, str]] = {"commit": "c0ffee", "run": "true"}
+    outputs: ClassVar[dict[str, str]] = {"commit": "c0ffee", "run": "true", "tag": "wine-quality-v1.0.0"}
 
     def __call__(
         self, cluster: Cluster, name: str, container: dict[str, Any], pod: Any, files: Any, *_: Any
@@ -111,10 +111,12 @@ def play(
     return run(rendered[template] if isinstance(template, str) else template, arguments), recorder
 
 
-def edited(template: str, name: str, edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """The rendered `template` with `edit` applied to its template `name` (a deliberately broken copy)."""
+def edited(template: str, name: str | tuple[str, ...], *edits: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """The rendered `template` with `edits` applied to its template(s) `name` (a deliberately broken copy)."""
     doc = load_rendered()[template]
-    edit(next(t for t in doc["spec"]["templates"] if t["name"] == name))
+    for spec in (t for t in doc["spec"]["templates"] if t["name"] in ((name,) if isinstance(name, str) else name)):
+        for edit in edits:
+            edit(spec)
     return doc
 
 
@@ -188,7 +190,8 @@ def failed_messages(wf: Workflow) -> str:
 def test_resource_conditions_are_checked_at_every_status_not_only_the_last(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argo polls the RayJob (every 5 s): a failureCondition true while it is still Initializing fails at once,
     even though the job would have succeeded."""
-    broken = edited(EMBED, "ray-stage", replace("resource.failureCondition", "status.jobDeploymentStatus == Failed",
+    broken = edited(EMBED, "ray-stage", replace("resource.failureCondition",
+                                                 "status.jobDeploymentStatus in (Failed,ValidationFailed)",
                                                  "status.jobDeploymentStatus != Complete"))
     wf, _ = play(monkeypatch, {}, broken, RayJobs("SUCCEEDED"), compute_profile="cpu-small")
     assert wf.phase == "Failed"
@@ -326,14 +329,20 @@ def kuberay_playing(monkeypatch: pytest.MonkeyPatch, cluster_error: str | None, 
     return KubeRay(Cluster({}, {}), lambda *row: None)
 
 
-def test_kuberay_refuses_an_invalid_rayjob_and_argo_waits_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ttlSecondsAfterFinished without shutdownAfterJobFinishes: ValidationFailed, which no condition matches."""
-    broken = edited(EMBED, "ray-stage", replace("resource.manifest", "shutdownAfterJobFinishes: true",
-                                                 "shutdownAfterJobFinishes: false"))
+def test_kuberay_refuses_an_invalid_rayjob_and_the_step_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ttlSecondsAfterFinished without shutdownAfterJobFinishes: ValidationFailed. A failureCondition without it
+    (the broken copy) leaves Argo waiting for ever; the rendered one fails the step at once."""
+    invalid = replace("resource.manifest", "shutdownAfterJobFinishes: true", "shutdownAfterJobFinishes: false")
+    blind = replace("resource.failureCondition", "status.jobDeploymentStatus in (Failed,ValidationFailed)",
+                    "status.jobDeploymentStatus == Failed")
     jobs = kuberay_playing(monkeypatch, None, ["RUNNING", "SUCCEEDED"])
-    wf, _ = play(monkeypatch, {}, broken, jobs, compute_profile="cpu-small")
+    wf, _ = play(monkeypatch, {}, edited(EMBED, "ray-stage", invalid, blind), jobs, compute_profile="cpu-small")
     assert wf.phase == "Failed" and "ValidationFailed" in failed_messages(wf)
     assert "keep waiting" in failed_messages(wf) and not jobs.clusters
+    jobs = kuberay_playing(monkeypatch, None, ["RUNNING", "SUCCEEDED"])
+    wf, _ = play(monkeypatch, {}, edited(EMBED, "ray-stage", invalid), jobs, compute_profile="cpu-small")
+    assert wf.phase == "Failed" and "failureCondition met" in failed_messages(wf)
+    assert "ValidationFailed" in failed_messages(wf) and not jobs.clusters
     wf, _ = play(monkeypatch, {}, EMBED, kuberay_playing(monkeypatch, None, ["RUNNING", "SUCCEEDED"]),
                  compute_profile="cpu-small")
     assert wf.phase == "Succeeded"
@@ -356,8 +365,8 @@ def test_a_stopped_job_is_a_complete_deployment(monkeypatch: pytest.MonkeyPatch)
     """KubeRay reports STOPPED as jobDeploymentStatus Complete: a failureCondition that counts on `Failed` for it
     (the broken copy) leaves Argo waiting; the rendered one (jobStatus in (FAILED,STOPPED)) fails the task."""
     assert [deployment_status(s) for s in ("SUCCEEDED", "STOPPED", "FAILED")] == ["Complete", "Complete", "Failed"]
-    broken = edited(EMBED, "ray-stage", replace("resource.failureCondition", "status.jobStatus in (FAILED,STOPPED),",
-                                                 ""))
+    broken = edited(EMBED, ("ray-stage", "ray-wait"),
+                    replace("resource.failureCondition", "status.jobStatus in (FAILED,STOPPED),", ""))
     wf, _ = play(monkeypatch, {}, broken, kuberay_playing(monkeypatch, None, ["RUNNING", "STOPPED"]),
                  compute_profile="cpu-small")
     assert wf.phase == "Failed" and "'Complete'" in failed_messages(wf) and "keep waiting" in failed_messages(wf)
