@@ -86,11 +86,21 @@ def stage_names(reg: Registry, release: Release) -> list[str]:
     return list((load_yaml(text) or {}).get("stages", {})) if text else ["dreg add"]
 
 
+def parse_metadata(text: str | None) -> dict[str, Any]:
+    """A release's metadata.json as a mapping; {} when absent, not JSON, nested past Python's limits or no mapping
+    (one bad release never fails the whole catalogue)."""
+    try:
+        doc = json.loads(text) if text else {}
+    except (ValueError, RecursionError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def read_release(reg: Registry, version: Version, previous: Version | None, date: str) -> ReleaseInfo:
     """Everything the catalogue shows about one release tag."""
     release = reg.resolve(version.tag)
     meta = reg.read_text(release, layout.metadata_json(release.dataset))
-    return ReleaseInfo(version, date, bump_kind(version, previous), json.loads(meta) if meta else {},
+    return ReleaseInfo(version, date, bump_kind(version, previous), parse_metadata(meta),
                        reg.read_text(release, layout.card_md(release.dataset)), release_size(reg, release),
                        stage_names(reg, release))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
@@ -64,8 +65,28 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(handoff_app, name="handoff", hidden=True)  # cluster plumbing: the Ray hand-off, not a user command
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised where the process is so that cleanup (`finally`, staging folders) runs as for ^C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def raise_terminated(signum: int, _frame: object) -> None:
+    """Signal handler: turn SIGTERM/SIGHUP into the Terminated exception."""
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGHUP raise Terminated in the main thread (a killed `dreg get` removes its staging folder)."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, raise_terminated)
+
+
 def main() -> None:
-    """Console entry point: DregError → one line on stderr, exit 1."""
+    """Console entry point: DregError → one line on stderr, exit 1; SIGTERM/SIGHUP clean up like SIGINT."""
+    install_signal_handlers()
     try:
         app()
     except DregError as exc:
@@ -74,6 +95,9 @@ def main() -> None:
     except KeyboardInterrupt:
         report_error(DregError("interrupted", "nothing was published unless a tag was printed"))
         sys.exit(130)
+    except Terminated as exc:
+        report_error(DregError(f"terminated by {exc}", "nothing was published unless a tag was printed"))
+        sys.exit(128 + exc.signum)
     except Exception as exc:
         if os.environ.get("DREG_DEBUG"):
             raise
