@@ -66,7 +66,7 @@ app.add_typer(handoff_app, name="handoff", hidden=True)  # cluster plumbing: the
 
 
 class Terminated(BaseException):
-    """SIGTERM or SIGHUP, raised where the process is so that cleanup (`finally`, staging folders) runs as for ^C."""
+    """SIGINT, SIGTERM or SIGHUP, raised where the process is so that cleanup (`finally`, staging folders) runs as for ^C."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
@@ -79,8 +79,9 @@ def raise_terminated(signum: int, _frame: object) -> None:
 
 
 def install_signal_handlers() -> None:
-    """SIGTERM and SIGHUP raise Terminated in the main thread (a killed `dreg get` removes its staging folder)."""
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    """SIGINT, SIGTERM and SIGHUP raise Terminated in the main thread: cleanup runs (a killed `dreg get` removes
+    its staging folder) and the error line is printed (Typer turns a KeyboardInterrupt into a silent exit 130)."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, raise_terminated)
 
 
@@ -96,7 +97,8 @@ def main() -> None:
         report_error(DregError("interrupted", "nothing was published unless a tag was printed"))
         sys.exit(130)
     except Terminated as exc:
-        report_error(DregError(f"terminated by {exc}", "nothing was published unless a tag was printed"))
+        what = "interrupted" if exc.signum == signal.SIGINT else f"terminated by {exc}"
+        report_error(DregError(what, "nothing was published unless a tag was printed"))
         sys.exit(128 + exc.signum)
     except Exception as exc:
         if os.environ.get("DREG_DEBUG"):
