@@ -40,8 +40,6 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         why = "a quoted field is never closed" if "end of data" in str(exc) else str(exc)[:120]
         raise DregError(f"{path.name}: not a valid CSV file ({why})",
                         "close every quoted field and save it as UTF-8 CSV") from None
-    if not header:
-        raise DregError(f"{path.name}: no header line", "the first line must name the columns")
     return header, rows
 
 
