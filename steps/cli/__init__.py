@@ -15,6 +15,7 @@ from steps.cli.access import get_command, ls_command
 from steps.cli.add import add_command
 from steps.cli.catalog import catalog_app
 from steps.cli.diff import diff_command
+from steps.cli.gc import gc_command
 from steps.cli.handoff import handoff_app
 from steps.cli.prompts import prompts_app
 from steps.cli.search import search_command
@@ -60,6 +61,7 @@ app.command("get")(get_command)
 app.command("ls")(ls_command)
 app.command("promote")(promote_command)
 app.command("history")(history_command)
+app.command("gc")(gc_command)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(handoff_app, name="handoff", hidden=True)  # cluster plumbing: the Ray hand-off, not a user command
