@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator, model_validator
-
 from dreg_client.grammar import shown
+from pydantic import Field, field_validator, model_validator
 
 from steps.errors import DregError
 from steps.kit.params import Params
