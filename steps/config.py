@@ -84,6 +84,10 @@ def checked(model: type[BaseSettings], **kwargs: Any) -> Any:
     """Build a settings model; a bad value becomes one DregError line naming the variable, never its value."""
     try:
         return model(**kwargs)
+    except UnicodeDecodeError as exc:
+        env_file = kwargs.get("_env_file")
+        raise DregError(f"settings file {env_file} is not UTF-8 text (byte {exc.start})",
+                        "save it as UTF-8 `KEY=value` lines, or remove it") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "?"

@@ -79,11 +79,21 @@ def stage_names(reg: Registry, release: Release) -> list[str]:
     return list((load_yaml(text) or {}).get("stages", {})) if text else ["dreg add"]
 
 
+def parse_metadata(text: str | None) -> dict[str, Any]:
+    """A release's metadata.json as a mapping; {} when absent, not JSON, nested past Python's limits or no mapping
+    (one bad release never fails the whole catalogue)."""
+    try:
+        doc = json.loads(text) if text else {}
+    except (ValueError, RecursionError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def release_contents(reg: Registry, release: Release) -> dict[str, Any]:
     """What the catalogue reads from git at one release (metadata, card, output size, stage names): the part a
     rebuild can keep, since a release tag never moves."""
     meta = reg.read_text(release, layout.metadata_json(release.dataset))
-    return {"commit": release.commit, "metadata": json.loads(meta) if meta else {},
+    return {"commit": release.commit, "metadata": parse_metadata(meta),
             "card": reg.read_text(release, layout.card_md(release.dataset)), "size": release_size(reg, release),
             "stages": stage_names(reg, release)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
@@ -14,6 +15,7 @@ from steps.cli.access import get_command, ls_command
 from steps.cli.add import add_command
 from steps.cli.catalog import catalog_app
 from steps.cli.diff import diff_command
+from steps.cli.gc import gc_command
 from steps.cli.handoff import handoff_app
 from steps.cli.prompts import prompts_app
 from steps.cli.search import search_command
@@ -61,13 +63,35 @@ app.command("get")(get_command)
 app.command("ls")(ls_command)
 app.command("promote")(promote_command)
 app.command("history")(history_command)
+app.command("gc")(gc_command)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(handoff_app, name="handoff", hidden=True)  # cluster plumbing: the Ray hand-off, not a user command
 
 
+class Terminated(BaseException):
+    """SIGINT, SIGTERM or SIGHUP, raised where the process is so that cleanup (`finally`, staging folders) runs as for ^C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def raise_terminated(signum: int, _frame: object) -> None:
+    """Signal handler: turn SIGTERM/SIGHUP into the Terminated exception."""
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> None:
+    """SIGINT, SIGTERM and SIGHUP raise Terminated in the main thread: cleanup runs (a killed `dreg get` removes
+    its staging folder) and the error line is printed (Typer turns a KeyboardInterrupt into a silent exit 130)."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, raise_terminated)
+
+
 def main() -> None:
-    """Console entry point: DregError → one line on stderr, exit 1."""
+    """Console entry point: DregError → one line on stderr, exit 1; SIGTERM/SIGHUP clean up like SIGINT."""
+    install_signal_handlers()
     try:
         app()
     except DregError as exc:
@@ -76,6 +100,10 @@ def main() -> None:
     except KeyboardInterrupt:
         report_error(DregError("interrupted", "nothing was published unless a tag was printed"))
         sys.exit(130)
+    except Terminated as exc:
+        what = "interrupted" if exc.signum == signal.SIGINT else f"terminated by {exc}"
+        report_error(DregError(what, "nothing was published unless a tag was printed"))
+        sys.exit(128 + exc.signum)
     except Exception as exc:
         if os.environ.get("DREG_DEBUG"):
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from dreg_client.grammar import shown
 from pydantic import Field, field_validator, model_validator
 
 from steps.errors import DregError
@@ -17,8 +18,8 @@ IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 def check_table_name(name: str) -> str:
     """A table name we accept: lower-case letters, digits, `_`; at most 63 chars; not a `pg_` name."""
-    if not isinstance(name, str) or not IDENTIFIER.match(name) or name.startswith("pg_"):
-        raise DregError(f"invalid table name {name!r}",
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name) or name.startswith("pg_"):
+        raise DregError(f"invalid table name {shown(str(name), 80)!r}",
                         "use lower-case letters, digits and _ (at most 63, not starting with a digit or pg_)")
     return name
 
@@ -46,7 +47,7 @@ class EmbedParams(Params):
     @field_validator("table")
     @classmethod
     def _table(cls, value: str) -> str:
-        if not IDENTIFIER.match(value) or value.startswith("pg_"):
+        if not IDENTIFIER.fullmatch(value) or value.startswith("pg_"):
             raise ValueError("must be lower-case letters, digits and _ (at most 63, not starting with a digit or pg_)")
         return value
 

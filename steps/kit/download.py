@@ -16,7 +16,7 @@ from steps import layout
 from steps.config import get_settings
 from steps.errors import DregError
 from steps.kit.digests import file_digests
-from steps.kit.files import atomic_path
+from steps.kit.files import atomic_path, redact_url
 
 SAMPLE_MARKER = ".sample"
 CHUNK = 1 << 20
@@ -51,7 +51,7 @@ def _stream_url(url: str, dest: Path, headers: dict[str, str] | None = None) -> 
         attempt()
     except (requests.RequestException, RetryError) as exc:
         raise DregError(
-            f"cannot download {url}: {_reason(exc)}",
+            f"cannot download {redact_url(url)}: {_reason(exc)}",
             "check the URL in params.yaml and your network, or set DREG_MIRROR to a local mirror",
         ) from None
 

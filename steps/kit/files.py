@@ -9,15 +9,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C loader: dvc.lock parsing is on the no-op path
+MAX_YAML_BYTES = 4 << 20  # a params/dvc file is kilobytes; a 22 MB one would be parsed for minutes
 MAX_YAML_NODES = 100_000  # what a document may expand to through aliases (an 800-byte alias bomb is billions)
 
 
 class YamlTooLarge(yaml.YAMLError):
-    """A YAML document whose aliases expand beyond MAX_YAML_NODES nodes."""
+    """A YAML document larger than MAX_YAML_BYTES or whose aliases expand beyond MAX_YAML_NODES nodes."""
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to print: user info (a password) and query removed; anything else unchanged."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return url.split("?", 1)[0]
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment=""))
 
 
 @contextmanager
@@ -52,7 +62,10 @@ def write_json(path: Path | str, obj: Any) -> None:
 
 
 def load_yaml(text: str) -> Any:
-    """Parse YAML text safely (the one YAML reader of the project); alias bombs are refused before building."""
+    """Parse YAML text safely (the one YAML reader of the project); huge documents and alias bombs are refused
+    before parsing."""
+    if len(text) > MAX_YAML_BYTES:
+        raise YamlTooLarge(f"document of {len(text):,} characters is over the {MAX_YAML_BYTES >> 20} MiB limit")
     if "*" in text:
         check_expansion(text)
     return yaml.load(text, Loader=Loader)

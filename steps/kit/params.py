@@ -34,6 +34,8 @@ def read_params_file(path: Path) -> dict[str, Any]:
         data = load_yaml(path.read_text()) or {}
     except FileNotFoundError:
         raise DregError(f"{path} not found", "every pipeline needs a params.yaml beside its dvc.yaml") from None
+    except UnicodeDecodeError as exc:
+        raise DregError(f"{path} is not UTF-8 text (byte {exc.start})", "save it as UTF-8 YAML") from None
     except yaml.YAMLError as exc:
         raise DregError(f"{path} is not valid YAML: {str(exc).splitlines()[0][:200]}", "fix the syntax") from None
     if not isinstance(data, dict):

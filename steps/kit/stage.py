@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.text import Text
 
 from steps.errors import DregError
 
@@ -16,9 +17,10 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def report_error(exc: DregError) -> None:
-    """Print a DregError as one line on stderr."""
-    hint = f" [dim](hint: {exc.hint})[/dim]" if exc.hint else ""
-    err_console.print(f"[bold red]error:[/bold red] {exc.message}{hint}", soft_wrap=True)
+    """Print a DregError as one line on stderr; its message and hint are plain text (they carry user input, never
+    read as Rich markup)."""
+    line = Text.assemble(("error:", "bold red"), " ", exc.message, (f" (hint: {exc.hint})" if exc.hint else "", "dim"))
+    err_console.print(line, soft_wrap=True)
 
 
 def run_stage_main(dataset: str, *functions: Callable[[], None], argv: list[str] | None = None) -> None:

@@ -25,18 +25,40 @@ CONCEPT_SEPARATORS = re.compile(r"[;,|]")
 RESERVED = ("metadata.json", ".gitignore", "README.md")  # README.md is the dataset card
 
 
-def read_questions(path: Path) -> list[dict[str, str]]:
-    """Validate a questions CSV: header `question,expected_answer,key_concepts` and no empty field or row."""
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV file's header and rows, refused unless it is UTF-8, every quote is closed and every row has the header's
+    width with no NUL byte (nothing is silently dropped, padded or swallowed)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            if sorted(header) != sorted(QUESTION_COLUMNS):
-                raise DregError(f"{path.name}: header is {header or 'empty'}, expected {list(QUESTION_COLUMNS)}",
-                                "the first line must be: question,expected_answer,key_concepts")
-            rows = [checked_row(path, reader.line_num, row, len(header)) for row in reader]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DregError(f"{path.name}: not a UTF-8 CSV file ({str(exc)[:120]})", "save it as UTF-8 CSV") from None
+            reader = csv.reader(f, strict=True)
+            header = [h.strip() for h in next(reader, [])]
+            rows = [checked_row(path, reader.line_num, row, header) for row in reader if row]
+    except UnicodeDecodeError as exc:
+        raise DregError(f"{path.name}: not a UTF-8 CSV file (byte {exc.start} is not UTF-8)",
+                        "save it as UTF-8 CSV") from None
+    except csv.Error as exc:
+        why = "a quoted field is never closed" if "end of data" in str(exc) else str(exc)[:120]
+        raise DregError(f"{path.name}: not a valid CSV file ({why})",
+                        "close every quoted field and save it as UTF-8 CSV") from None
+    return header, rows
+
+
+def checked_row(path: Path, line: int, row: list[str], header: list[str]) -> dict[str, str]:
+    """One CSV row as {column: value}, refused when its width differs from the header's or it has a NUL byte."""
+    if len(row) != len(header):
+        raise DregError(f"{path.name}: row {line} has {len(row)} fields, the header has {len(header)}",
+                        "give every row one value per column (quote fields that contain commas)")
+    if any("\x00" in v for v in row):
+        raise DregError(f"{path.name}: row {line} contains a NUL byte", "remove control characters from the file")
+    return {k: v.strip() for k, v in zip(header, row)}
+
+
+def read_questions(path: Path) -> list[dict[str, str]]:
+    """Validate a questions CSV: header `question,expected_answer,key_concepts` and no empty field or row."""
+    header, rows = read_csv(path)
+    if sorted(header) != sorted(QUESTION_COLUMNS):
+        raise DregError(f"{path.name}: header is {header or 'empty'}, expected {list(QUESTION_COLUMNS)}",
+                        "the first line must be: question,expected_answer,key_concepts")
     if not rows:
         raise DregError(f"{path.name}: no rows below the header", "add at least one question")
     for line, row in enumerate(rows, start=2):
@@ -44,16 +66,6 @@ def read_questions(path: Path) -> list[dict[str, str]]:
         if empty:
             raise DregError(f"{path.name}: row {line} has empty {', '.join(empty)}", "fill every field of every row")
     return rows
-
-
-def checked_row(path: Path, line: int, row: dict[str | None, Any], width: int) -> dict[str, str]:
-    """One CSV row, refused when it has more fields than the header or a NUL byte (never silently dropped)."""
-    if None in row:
-        raise DregError(f"{path.name}: row {line} has {width + len(row[None])} fields, the header has {width}",
-                        "quote fields that contain commas")
-    if any("\x00" in (v or "") for v in row.values()):
-        raise DregError(f"{path.name}: row {line} contains a NUL byte", "remove control characters from the file")
-    return {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
 
 
 def questions_summary(path: Path) -> dict[str, Any]:
@@ -76,6 +88,8 @@ def file_summary(path: Path) -> dict[str, Any]:
     """What is known of a file no validator claims: its format (by suffix)."""
     if path.stat().st_size == 0:
         raise DregError(f"{path.name} is empty", "curated files must have content")
+    if path.suffix.lower() == ".csv":
+        read_csv(path)  # a CSV is released only if the client can read it back whole
     return {"schema": {"format": path.suffix.lstrip(".") or "binary"}}
 
 

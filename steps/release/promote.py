@@ -55,8 +55,10 @@ def promote(ref: str, stage: str, root: Path | str = ".", push: bool | None = No
     check_stage(stage)
     with open_registry(None, root) as reg:
         version = reg.resolve(ref)
-    remote = get_settings().git_remote
-    push = has_remote(root, remote) if push is None else push
+    settings = get_settings()
+    remote = settings.git_remote
+    if push is None:  # default: push when origin exists; a remote named by DREG_GIT_REMOTE must exist
+        push = has_remote(root, remote) or "git_remote" in settings.model_fields_set
     if push and not has_remote(root, remote):
         raise DregError(f"this registry has no git remote '{remote}' to push the promotion to",
                         "add it with `git remote add`, or promote locally with --no-push")
@@ -79,7 +81,11 @@ def promote(ref: str, stage: str, root: Path | str = ".", push: bool | None = No
             raise DregError(f"git tag failed: {git_message(made)}", "see `git status` in the registry")
         if not push:
             return tag, version
-        proc = git("push", "-q", "--atomic", "--", remote, f"refs/tags/{tag}", cwd=root, check=False)
+        try:
+            proc = git("push", "-q", "--atomic", "--", remote, f"refs/tags/{tag}", cwd=root, check=False)
+        except BaseException:  # ^C, SIGTERM/SIGHUP: never leave a promotion only this clone sees (had the push
+            git("tag", "-d", tag, cwd=root, check=False)  # landed, the next fetch of origin's stage tags restores it)
+            raise
         if proc.returncode == 0:
             return tag, version
         git("tag", "-d", tag, cwd=root, check=False)

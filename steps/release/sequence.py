@@ -262,15 +262,18 @@ def release(
     write_card(dataset, root)
     commit = commit_and_tag(dataset, version, root)
     fault_point("tagged")
-    console.print(f"{dataset}: pushed {sent} file(s); tagged [bold]{version.tag}[/bold] at {commit[:10]}", soft_wrap=True)
     if not push:
+        console.print(f"{dataset}: pushed {sent} file(s); tagged [bold]{version.tag}[/bold] at {commit[:10]}",
+                      soft_wrap=True)
         return Release(version, commit, pushed=False)
     pushed = push_release(dataset, version, bump, root)
     if pushed is None:
         return None
-    if pushed != version:
-        console.print(f"{dataset}: released as [bold]{pushed.tag}[/bold] after rebase")
-    return Release(pushed, head_commit(root) or commit, pushed=True)
+    head = head_commit(root) or commit
+    after = " after rebase" if pushed != version else ""
+    console.print(f"{dataset}: pushed {sent} file(s); tagged [bold]{pushed.tag}[/bold] at {head[:10]} and pushed it "
+                  f"to {get_settings().git_remote}{after}", soft_wrap=True)  # said only once origin holds the tag
+    return Release(pushed, head, pushed=True)
 
 
 def publish_release(

@@ -18,13 +18,12 @@ from steps import layout
 from steps.config import get_settings
 from steps.errors import DregError
 from steps.git import git
-from steps.kit.files import load_yaml
+from steps.kit.files import load_yaml, redact_url
 from steps.kit.params import Params, validate_params
 
 PROMPTS_DIR = layout.PROMPTS
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-USERINFO = re.compile(r"//[^/@]*@")
 
 
 
@@ -94,7 +93,7 @@ def uri_kind(uri: str) -> str:
 
 def redact(uri: str) -> str:
     """A tracking URI safe to print: user info and query removed."""
-    return USERINFO.sub("//", uri.split("?", 1)[0])
+    return redact_url(uri)
 
 
 def check_reachable(uri: str) -> None:

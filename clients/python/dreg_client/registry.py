@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -37,6 +38,9 @@ from dreg_client.errors import (
 from dreg_client.git import BlobReader, git, git_message, local_refs, peeled_refs
 
 CHUNK = 1 << 20
+STAGING_PREFIX = ".dreg-get-"  # a download's staging folder inside its destination (renamed into place at the end)
+STAGING_LOCK = ".alive"
+STALE_STAGING_S = 120  # a staging folder this old whose lock is free was left by a dead download
 LOCAL_UPLOAD_PACK = "git -c uploadpack.allowFilter=true upload-pack"
 
 
@@ -345,7 +349,9 @@ class Registry:
         if target.exists() and not force:
             raise RegistryError(f"{target} already exists", "choose another folder, or pass force=True (--force)")
         out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".dreg-get-{name[:40]}-", dir=out))
+        remove_stale_staging(out)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{name[:40]}-", dir=out))
+        alive = staging_lock(staging)
         try:
             single = len(files) == 1 and files[0].path == path
             prefix = f"{path}/" if path and not single else ""
@@ -359,6 +365,7 @@ class Registry:
             os.replace(staging / name, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            alive.release()
         return target
 
     def copy_file(self, release: Release, f: DataFile, dest: Path) -> None:
@@ -384,6 +391,35 @@ def exists(fs: Any, path: str) -> bool:
             list(index.ls(parts[:n], detail=False))
             break
     return bool(fs.exists(path))
+
+
+def staging_lock(staging: Path) -> Any:
+    """Hold a lock in a download's staging folder while it lives: a folder whose lock is free was left by a
+    process that died (SIGKILL, power loss)."""
+    from filelock import FileLock
+
+    lock = FileLock(str(staging / STAGING_LOCK))
+    lock.acquire()
+    return lock
+
+
+def remove_stale_staging(out: Path) -> None:
+    """Remove staging folders of downloads into `out` that died (lock free) and are older than STALE_STAGING_S."""
+    from filelock import FileLock, Timeout
+
+    now = time.time()
+    for folder in out.glob(f"{STAGING_PREFIX}*"):
+        try:
+            if not folder.is_dir() or now - folder.stat().st_mtime < STALE_STAGING_S:
+                continue
+            lock = FileLock(str(folder / STAGING_LOCK))
+            lock.acquire(timeout=0)
+        except (OSError, Timeout):
+            continue  # a download still running (or a folder we cannot touch): leave it
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            lock.release()
 
 
 def check_remote(repo: Any, release: Release) -> None:
