@@ -12,6 +12,7 @@ import typer
 from steps.cli import release
 from steps.cli.access import get_command, ls_command
 from steps.cli.add import add_command
+from steps.cli.attest import attest_app
 from steps.cli.catalog import catalog_app
 from steps.cli.diff import diff_command
 from steps.cli.handoff import handoff_app
@@ -59,6 +60,7 @@ app.command("get")(get_command)
 app.command("ls")(ls_command)
 app.command("promote")(promote_command)
 app.command("history")(history_command)
+app.add_typer(attest_app, name="attest")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(handoff_app, name="handoff", hidden=True)  # cluster plumbing: the Ray hand-off, not a user command
