@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: demo test test-fast faults lint bench bench-remote-list bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
+.PHONY: demo test test-fast faults lint bench bench-attest bench-remote-list bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
 
 venv: $(VENV)
 
@@ -46,6 +46,10 @@ bench: $(VENV)
 # `dreg list --repo` (the origin's refs, no clone) against `git clone` + `dreg list`, on a 200-tag registry.
 bench-remote-list: $(VENV)
 	$(PY) bench/remote_list.py
+
+# load() of a signed fashion-mnist release, verified (pinned key) vs the same release unsigned (goal <= 1.1x).
+bench-attest: $(VENV)
+	$(PY) bench/attest_load.py
 
 bench-embeddings: $(VENV)
 	$(PY) bench/embeddings.py

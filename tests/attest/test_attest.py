@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from dreg_client import AttestationError, IntegrityError, download, load, read_metadata
 from dreg_client import attest as client_attest
+
 from steps.release.attest import generate_key
 from tests.support.registry import Released, cli_env, git, local_registry, run_dreg, tags
 from tests.support.servers import SourceServer
@@ -72,7 +72,7 @@ def retag(work: Path, tag: str, commit: str = "HEAD") -> None:
 
 
 def refuses(repo: Path, out: Path, ref: str = "wine-quality@1.1.0", metadata: bool = True,
-            **policy: object) -> IntegrityError:
+            **policy: object) -> AttestationError:
     """The error every reader raises for `ref` (load, download and, when the fault is in git, read_metadata, which
     reads no data), with nothing written to `out`."""
     errors = []
@@ -81,7 +81,7 @@ def refuses(repo: Path, out: Path, ref: str = "wine-quality@1.1.0", metadata: bo
     if metadata:
         readers.append(lambda: read_metadata(ref, repo=repo, **policy))
     for read in readers:
-        with pytest.raises(IntegrityError) as caught:
+        with pytest.raises(AttestationError) as caught:
             read()
         errors.append(caught.value)
     assert not (out / "got").exists()

@@ -34,7 +34,7 @@ from dreg_client.errors import (
     RemoteNotConfigured,
     RemoteUnavailable,
 )
-from dreg_client.git import git, git_message, local_refs, peeled_refs, show_bytes
+from dreg_client.git import blobs, git, git_message, local_refs, peeled_refs, show_bytes
 
 CHUNK = 1 << 20
 LOCAL_UPLOAD_PACK = "git -c uploadpack.allowFilter=true upload-pack"
@@ -120,6 +120,7 @@ class Registry:
         self._fs: dict[str, Any] = {}
         self._signed: dict[str, attest.Attestation | None] = {}
         self._listed: set[str] = set()
+        self._git_files: dict[str, set[str]] = {}
 
     @classmethod
     def open(cls, location: str | os.PathLike[str] = ".", remote: str | None = None,
@@ -309,13 +310,17 @@ class Registry:
         return keys
 
     def check_git_subjects(self, release: Release, signed: attest.Attestation) -> None:
-        """Every git file of the release (its data folder, its dvc.lock) is a subject with the signed sha256."""
-        tracked = git("ls-tree", "-r", "--name-only", release.commit, "--", layout.data_dir(release.dataset) + "/",
-                      layout.dvc_lock(release.dataset), cwd=self.gitdir(release)).stdout.split("\n")
-        names = [n for n in tracked if n and n != layout.attestation(release.dataset)]
+        """Every git file of the release's data folder and its dvc.lock is a subject with the signed sha256, and so
+        is every other file of its pipeline folder that the attestation names."""
+        data, lock = layout.data_dir(release.dataset) + "/", layout.dvc_lock(release.dataset)
+        tracked = git("ls-tree", "-r", "--name-only", release.commit, "--", data,
+                      layout.pipeline_dir(release.dataset) + "/", cwd=self.gitdir(release)).stdout.split("\n")
+        names = [n for n in tracked if n and n != layout.attestation(release.dataset)
+                 and (n.startswith(data) or n == lock or n in signed.subjects)]
+        contents = blobs(release.commit, names, self.gitdir(release))
         for name in names:
-            data = self.git_bytes(release, name)
-            signed.check(name, attest.digests_of([data or b""]))
+            signed.check(name, attest.digests_of([contents.get(name, b"")]))
+        self._git_files[release.commit] = set(names)
 
     def attested(self, release: Release) -> attest.Attestation | None:
         """`attestation`, plus: every DVC-tracked file of the release is a subject with the signed md5, and every
@@ -329,10 +334,9 @@ class Registry:
                 raise attest.AttestationError(f"{release.tag}: {grammar.shown(name, 200)} is not signed with this "
                                               "content (md5 differs or no subject)",
                                               "do not use this release; report it to the registry owners")
-        gitdir = self.gitdir(release)
+        in_git = self._git_files.get(release.commit, set())
         for name in signed.subjects:
-            if name not in listed and git("cat-file", "-e", f"{release.commit}:{name}", cwd=gitdir,
-                                          check=False).returncode != 0:
+            if name not in listed and name not in in_git:
                 raise attest.AttestationError(f"{release.tag}: the signed file {grammar.shown(name, 200)} is missing "
                                               "from the release", "do not use this release; report it to the owners")
         self._listed.add(release.commit)
@@ -378,8 +382,9 @@ class Registry:
 
     def read_data(self, release: Release, path: str) -> bytes:
         """Bytes of `data/<dataset>/<path>`, checked against the md5 the release records (IntegrityError if not)
-        and, for a signed release, against its signed digests."""
-        signed = self.attested(release)
+        and, for a signed release, against its signed md5 and sha256 (a file the attestation does not name is
+        refused; the listing of the whole release is checked by `files`/`download`, not on every read)."""
+        signed = self.attestation(release)
         fs, rel = self.fs(release), layout.data_file(release.dataset, layout.check_data_path(path))
         with dvc_errors(release, self.remote, rel):
             if not fs.exists(rel) or fs.isdir(rel):
@@ -395,7 +400,7 @@ class Registry:
         """(the DVC remote's filesystem, the object's path in it) of a file of the release."""
         from dvc_data.index import StorageKeyError
 
-        self.attested(release)
+        self.attestation(release)
         fs, rel = self.fs(release), layout.data_file(release.dataset, layout.check_data_path(path))
         with dvc_errors(release, self.remote, rel):
             if not fs.exists(rel):
