@@ -246,6 +246,24 @@ def push_release(dataset: str, version: Version, bump: Bump, root: Path) -> Vers
     raise DregError(f"push rejected {PUSH_ATTEMPTS} times", "other publishers keep landing; try again shortly")
 
 
+def check_schema_bump(dataset: str, bump: Bump, root: Path) -> None:
+    """Stop before anything is pushed or tagged when the schema changed more than `bump` allows (a breaking change
+    needs major, an addition minor), naming each change and the bump it needs."""
+    from steps.kit.schema import RANK, needed_bump, schema_changes
+
+    latest = latest_version(dataset, root)
+    old, new = show_file(latest.tag, layout.metadata_json(dataset), root) if latest else None, \
+        _read(root / layout.metadata_json(dataset))
+    if old is None or new is None:
+        return
+    changes = schema_changes(json.loads(old).get("schema"), json.loads(new).get("schema"))
+    needed = needed_bump(changes)
+    if RANK[needed] > RANK[bump]:
+        listed = "; ".join(str(c) for c in changes if RANK[c.bump] > RANK[bump])
+        raise DregError(f"{dataset}: the schema changed since {latest.tag if latest else '-'} and needs a {needed} "
+                        f"bump, not {bump}: {listed}", f"release it with `--bump {needed}`; nothing was pushed or tagged")
+
+
 def already_released(dataset: str, root: Path) -> bool:
     """True (and says so) when the latest release has exactly these outputs: nothing to publish."""
     latest = latest_version(dataset, root)
@@ -260,6 +278,7 @@ def release(
 ) -> Release | None:
     """The one release sequence: push the data of `targets` (dvc.yaml or .dvc files), require every object in
     the remote, commit and tag; with `push`, push commit and tag to origin. None if a rebase found it released."""
+    check_schema_bump(dataset, bump, root)
     remote = get_settings().dvc_remote
     with console.status(f"pushing {dataset} data to DVC remote '{remote}'"):
         sent = push_outputs(repo, targets)
