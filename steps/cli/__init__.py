@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
@@ -67,7 +68,9 @@ app.add_typer(handoff_app, name="handoff", hidden=True)  # cluster plumbing: the
 
 
 def main() -> None:
-    """Console entry point: DregError → one line on stderr, exit 1."""
+    """Console entry point: DregError → one line on stderr, exit 1; the client's warnings (an unpinned signing
+    key) one line each."""
+    warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"
     try:
         app()
     except DregError as exc:

@@ -110,9 +110,13 @@ def test_genuine_releases_verify_with_the_pinned_key_and_the_cli(signed, keys, c
     assert got.returncode == 0, got.stdout + got.stderr
 
 
-def test_unpinned_reader_uses_the_published_key_with_a_warning(signed, cache):
+def test_unpinned_reader_uses_the_published_key_with_a_warning(signed, cache, tmp_path):
     with pytest.warns(UserWarning, match="published key"):
         assert len(load("wine-quality@1.1.0", split="train", repo=signed.reg.origin)) > 0
+    proc = run_dreg(tmp_path, "ls", "wine-quality@1.1.0", "--repo", str(signed.reg.origin),
+                    env=cli_env(DREG_CACHE_DIR=str(cache)))
+    assert proc.returncode == 0, proc.stderr
+    assert [line for line in proc.stderr.splitlines() if "published key" in line][0].startswith("warning: ")
 
 
 def test_a_flipped_byte_in_a_remote_object_is_refused(signed, keys, cache, tmp_path):
