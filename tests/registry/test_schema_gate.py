@@ -16,6 +16,7 @@ from steps.errors import DregError
 from steps.inspect.diff import diff_metadata
 from steps.kit.schema import needed_bump, schema_changes
 from steps.release.sequence import check_schema_bump
+from tests.support.registry import commit_all, tags
 
 WINE = {
     "features": {
@@ -126,3 +127,20 @@ def test_an_addition_needs_minor_and_an_unchanged_schema_any_bump(released):
     check_schema_bump("toy", "minor", released)
     (released / "data/toy/metadata.json").write_text(json.dumps({"schema": FASHION}))
     check_schema_bump("toy", "patch", released)
+
+
+def test_dreg_run_with_too_small_a_bump_pushes_and_tags_nothing(registry, dreg):
+    """The real break our consumers met (wine_type ints → strings in the schema): `--bump minor` stops before any
+    push, naming the change; `--bump major` releases v2.0.0."""
+    assert dreg("run", "wine-quality", "--push").returncode == 0
+    code = registry.root / "steps/datasets/wine_quality.py"
+    code.write_text(code.read_text().replace('"wine_type": {"dtype": "int64",', '"wine_type": {"dtype": "string",'))
+    commit_all(registry.root, "wine_type as strings")
+    before = sorted(p.name for p in registry.remote.rglob("*") if p.is_file())
+    proc = dreg("run", "wine-quality", "--push", "--bump", "minor")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "features.wine_type.dtype" in proc.stderr and "needs a major bump" in proc.stderr, proc.stderr
+    assert tags(registry.origin) == tags(registry.root) == ["wine-quality-v1.0.0"]
+    assert sorted(p.name for p in registry.remote.rglob("*") if p.is_file()) == before
+    assert dreg("run", "wine-quality", "--push", "--bump", "major").returncode == 0
+    assert tags(registry.origin) == ["wine-quality-v1.0.0", "wine-quality-v2.0.0"]
