@@ -116,7 +116,7 @@ def test_unpinned_reader_uses_the_published_key_with_a_warning(signed, cache, tm
     proc = run_dreg(tmp_path, "ls", "wine-quality@1.1.0", "--repo", str(signed.reg.origin),
                     env=cli_env(DREG_CACHE_DIR=str(cache)))
     assert proc.returncode == 0, proc.stderr
-    assert [line for line in proc.stderr.splitlines() if "published key" in line][0].startswith("warning: ")
+    assert next(line for line in proc.stderr.splitlines() if "published key" in line).startswith("warning: ")
 
 
 def test_a_flipped_byte_in_a_remote_object_is_refused(signed, keys, cache, tmp_path):
