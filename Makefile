@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: browser demo test test-fast faults lint bench bench-remote-list bench-tags bench-files bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
+.PHONY: browser demo test test-fast faults lint bench bench-attest bench-remote-list bench-tags bench-files bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
 
 venv: $(VENV)
 
@@ -61,6 +61,10 @@ bench-tags: $(VENV)
 FILES ?= 10000,30000,100000
 bench-files: $(VENV)
 	FILES=$(FILES) $(PY) -m bench.files
+
+# load() of a signed fashion-mnist release, verified (pinned key) vs the same release unsigned (goal <= 1.1x).
+bench-attest: $(VENV)
+	$(PY) bench/attest_load.py
 
 bench-embeddings: $(VENV)
 	$(PY) -m bench.embeddings

@@ -11,6 +11,7 @@ from pathlib import Path
 from dreg_client.layout import (
     DATA,
     PIPELINES,
+    attestation,
     card_md,
     check_data_path,
     curated_datasets,
@@ -22,11 +23,13 @@ from dreg_client.layout import (
     params_yaml,
     pipeline_datasets,
     pipeline_dir,
+    published_key,
 )
 
-__all__ = ["CODE_ROOT", "DATA", "HUB_PIN", "PIPELINES", "PROMPTS", "STATE", "card_md", "check_data_path", "curated_datasets",
-           "curated_dvcfiles", "data_dir", "data_file", "dvc_lock", "dvc_yaml", "hub_pin", "metadata_json", "params_yaml",
-           "pipeline_datasets", "pipeline_dir", "sources_json", "stage_target", "state_dir"]
+__all__ = ["CODE_ROOT", "DATA", "HUB_PIN", "PIPELINES", "PROMPTS", "STATE", "attestation", "card_md", "check_data_path",
+           "curated_datasets", "curated_dvcfiles", "data_dir", "data_file", "dvc_lock", "dvc_yaml", "hub_pin",
+           "metadata_json", "params_yaml", "pipeline_datasets", "pipeline_dir", "published_key", "sources_json",
+           "stage_target", "state_dir"]
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the checkout this code runs from (demo, scratch registries)
 PROMPTS = "prompts"

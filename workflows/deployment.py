@@ -51,6 +51,8 @@ class Deployment:
     git_push_url: str = "https://github.com/opencloudhub/data-registry.git"
     # The write key: optional only when no SSH Secret is configured (`optional` is a placeholder in the chart).
     git_ssh_key: SecretRef = SecretRef("data-registry-git-ssh", "ssh-privatekey", optional=True)
+    # The release-signing key (DREG_SIGNING_KEY, publish step only); without that Secret releases are unsigned.
+    signing_key: SecretRef = SecretRef("data-registry-signing", "signing.key", optional=True)
     s3_access_key_id: SecretRef = SecretRef("data-registry-s3", "AWS_ACCESS_KEY_ID")
     s3_secret_access_key: SecretRef = SecretRef("data-registry-s3", "AWS_SECRET_ACCESS_KEY")
     pgvector_password: SecretRef = SecretRef("data-registry-pgvector", "password", optional=True)
@@ -79,6 +81,7 @@ def chart_deployment() -> Deployment:
         git_token=SecretRef(placeholder("gitSecret"), placeholder("gitTokenKey"), optional=True),
         git_push_url=placeholder("gitPushUrl"),
         git_ssh_key=SecretRef(placeholder("gitSshSecret"), placeholder("gitSshKey"), placeholder("gitSshOptional")),
+        signing_key=SecretRef(placeholder("signingSecret"), placeholder("signingKey"), optional=True),
         s3_access_key_id=SecretRef(placeholder("s3Secret"), placeholder("s3AccessKeyIdKey")),
         s3_secret_access_key=SecretRef(placeholder("s3Secret"), placeholder("s3SecretAccessKeyKey")),
         pgvector_password=SecretRef(placeholder("pgSecret"), placeholder("pgPasswordKey"), optional=True),

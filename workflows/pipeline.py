@@ -160,7 +160,8 @@ def publish(dataset: str, d: Deployment) -> Container:
     `tag`: the release it made, or the one already holding these outputs (a retry after a push reports it)."""
     automated = flag("is_automated", "--automated", "--no-automated")
     args = ["publish", dataset, "--bump", arg("bump_type"), "--push", automated, "--result", TAG_RESULT]
-    env = [secret_env("GITHUB_TOKEN", d.git_token), *data_env(d), *push_env(d)]
+    env = [secret_env("GITHUB_TOKEN", d.git_token), secret_env("DREG_SIGNING_KEY", d.signing_key), *data_env(d),
+           *push_env(d)]
     tag = Parameter(name="tag", value_from=ValueFrom(path=TAG_RESULT))
     return dreg(
         "publish",

@@ -113,7 +113,7 @@ def drift_section(new: ReleaseInfo, old: ReleaseInfo) -> str:
                if c.flagged or c.old != c.new]
     title = f"<h3>{escape(old.version.semver)} → {escape(new.version.semver)}</h3>"
     if not changes:
-        return f"{title}<p>No change in params, sources, samples, classes or statistics.</p>"
+        return f"{title}<p>No change in schema, params, sources, samples, classes or statistics.</p>"
     rows = [[escape(SECTIONS[c.section]), escape(c.key), value(c.old), value(c.new), escape(change_text(c)),
              "FLAG" if c.flagged else ""] for c in changes]
     flagged = sum(c.flagged for c in changes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
@@ -13,6 +14,7 @@ import typer
 from steps.cli import release
 from steps.cli.access import get_command, ls_command
 from steps.cli.add import add_command
+from steps.cli.attest import attest_app
 from steps.cli.catalog import catalog_app
 from steps.cli.diff import diff_command
 from steps.cli.gc import gc_command
@@ -64,6 +66,7 @@ app.command("ls")(ls_command)
 app.command("promote")(promote_command)
 app.command("history")(history_command)
 app.command("gc")(gc_command)
+app.add_typer(attest_app, name="attest")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(handoff_app, name="handoff", hidden=True)  # cluster plumbing: the Ray hand-off, not a user command
@@ -90,8 +93,10 @@ def install_signal_handlers() -> None:
 
 
 def main() -> None:
-    """Console entry point: DregError → one line on stderr, exit 1; SIGTERM/SIGHUP clean up like SIGINT."""
+    """Console entry point: DregError → one line on stderr, exit 1; SIGTERM/SIGHUP clean up like SIGINT; the
+    client's warnings (an unpinned signing key) one line each."""
     install_signal_handlers()
+    warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"
     try:
         app()
     except DregError as exc:

@@ -235,6 +235,8 @@ def verify_cmd(
     --remote-only, audit what the DVC remote holds for it)."""
     root = in_registry()
     with open_registry(None, root) as reg:
+        for name in reg.release_tags() if all_tags else [ref] if ref is not None else []:
+            reg.attested(reg.resolve(name))  # a signed release's attestation must hold before anything is trusted
         if remote_only:
             if (ref is None) == (not all_tags):
                 raise DregError("give one version or --all", "e.g. dreg verify --remote-only --all")

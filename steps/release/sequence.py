@@ -119,31 +119,46 @@ def lock_drift(repo, dataset: str) -> list[str]:
 
 
 def commit_and_tag(dataset: str, version: Version, root: Path) -> str:
-    """Commit the release files (if they changed) and create the annotated tag; return the commit."""
+    """Commit the release files and its attestation (signed for `version` when a signing key is set) and create
+    the annotated tag; return the commit. A rebased, re-versioned release commit is amended, never stacked."""
+    from steps.release.attest import write_attestation
+
     paths = release_paths(dataset, root)
+    signed = write_attestation(dataset, version, paths, root)
+    paths += signed
     ident = identity_args(root)
-    git("add", "--", *paths, cwd=root)
+    git("add", "-A", "--", *paths, cwd=root)
     if git("diff", "--cached", "--quiet", "--", *paths, cwd=root, check=False).returncode != 0:
-        git(*ident, "commit", "-q", "-m", release_message(dataset, version), "--", *paths, cwd=root)
+        amend = ["--amend"] if unpublished_release_head(dataset, root) else []
+        git(*ident, "commit", "-q", *amend, "-m", release_message(dataset, version), "--", *paths, cwd=root)
     else:
         retitle_release(dataset, version, root)
     fault_point("committed")
     summary = ", ".join(f"{p}={h[:12]}" for p, h in sorted(lock_outputs(_read(root / layout.dvc_lock(dataset))).items()))
-    git(*ident, "tag", "-a", version.tag, "-m", f"{dataset} v{version.semver}\n\n{summary}", cwd=root)
+    attestation = f"\nattestation: {layout.attestation(dataset)}" if layout.attestation(dataset) in signed and \
+        (root / layout.attestation(dataset)).exists() else ""
+    git(*ident, "tag", "-a", version.tag, "-m", f"{dataset} v{version.semver}\n\n{summary}{attestation}", cwd=root)
     return head_commit(root) or ""
 
 
 def retitle_release(dataset: str, version: Version, root: Path) -> None:
     """An unpublished release commit of `dataset` at HEAD (rebased or re-versioned) gets `version` in its subject."""
-    subject = git("log", "-1", "--format=%s", cwd=root, check=False).stdout.strip()
     wanted = release_message(dataset, version)
-    if subject == wanted or not subject.startswith(release_message(dataset, Version(0, 0, 0))[:-5]):
+    if git("log", "-1", "--format=%s", cwd=root, check=False).stdout.strip() == wanted:
         return
+    if unpublished_release_head(dataset, root):
+        git(*identity_args(root), "commit", "-q", "--amend", "--allow-empty", "-m", wanted, cwd=root)
+
+
+def unpublished_release_head(dataset: str, root: Path) -> bool:
+    """True when HEAD is a release commit of `dataset` that no tag names and origin lacks (rebased or re-versioned:
+    it may be amended)."""
+    subject = git("log", "-1", "--format=%s", cwd=root, check=False).stdout.strip()
+    if not subject.startswith(release_message(dataset, Version(0, 0, 0))[:-5]):
+        return False
     if git("tag", "--points-at", "HEAD", cwd=root).stdout.strip():
-        return  # another tag names this commit: it is a published release, never rewritten
-    if git("for-each-ref", "--contains", "HEAD", "refs/remotes/", cwd=root).stdout.strip():
-        return  # origin has it
-    git(*identity_args(root), "commit", "-q", "--amend", "--allow-empty", "-m", wanted, cwd=root)
+        return False  # another tag names this commit: it is a published release, never rewritten
+    return not git("for-each-ref", "--contains", "HEAD", "refs/remotes/", cwd=root).stdout.strip()  # origin lacks it
 
 
 def sync_with_origin(dataset: str, root: Path) -> None:
@@ -231,6 +246,24 @@ def push_release(dataset: str, version: Version, bump: Bump, root: Path) -> Vers
     raise DregError(f"push rejected {PUSH_ATTEMPTS} times", "other publishers keep landing; try again shortly")
 
 
+def check_schema_bump(dataset: str, bump: Bump, root: Path) -> None:
+    """Stop before anything is pushed or tagged when the schema changed more than `bump` allows (a breaking change
+    needs major, an addition minor), naming each change and the bump it needs."""
+    from steps.kit.schema import RANK, needed_bump, schema_changes
+
+    latest = latest_version(dataset, root)
+    old, new = show_file(latest.tag, layout.metadata_json(dataset), root) if latest else None, \
+        _read(root / layout.metadata_json(dataset))
+    if old is None or new is None:
+        return
+    changes = schema_changes(json.loads(old).get("schema"), json.loads(new).get("schema"))
+    needed = needed_bump(changes)
+    if RANK[needed] > RANK[bump]:
+        listed = "; ".join(str(c) for c in changes if RANK[c.bump] > RANK[bump])
+        raise DregError(f"{dataset}: the schema changed since {latest.tag if latest else '-'} and needs a {needed} "
+                        f"bump, not {bump}: {listed}", f"release it with `--bump {needed}`; nothing was pushed or tagged")
+
+
 def already_released(dataset: str, root: Path) -> bool:
     """True (and says so) when the latest release has exactly these outputs: nothing to publish."""
     latest = latest_version(dataset, root)
@@ -245,6 +278,7 @@ def release(
 ) -> Release | None:
     """The one release sequence: push the data of `targets` (dvc.yaml or .dvc files), require every object in
     the remote, commit and tag; with `push`, push commit and tag to origin. None if a rebase found it released."""
+    check_schema_bump(dataset, bump, root)
     remote = get_settings().dvc_remote
     with console.status(f"pushing {dataset} data to DVC remote '{remote}'"):
         sent = push_outputs(repo, targets)

@@ -21,6 +21,7 @@ from dreg_client.api import (
     resolve_tag,
 )
 from dreg_client.errors import (
+    AttestationError,
     BadReference,
     CredentialsMissing,
     DatasetNotFound,
@@ -37,7 +38,7 @@ from dreg_client.registry import DataFile, Registry, Release
 
 __version__ = "0.2.0"
 __all__ = [
-    "BadReference", "CredentialsMissing", "DataFile", "DatasetNotFound", "IntegrityError", "ObjectMissing",
+    "AttestationError", "BadReference", "CredentialsMissing", "DataFile", "DatasetNotFound", "IntegrityError", "ObjectMissing",
     "PathNotFound", "Registry", "RegistryError", "Release", "RemoteNotConfigured", "RemoteUnavailable", "Version",
     "VersionNotFound", "download", "get_url", "load", "open_frame", "open_table", "read_bytes", "read_metadata",
     "read_ray", "resolve", "resolve_tag",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from dreg_client import layout
+from dreg_client.attest import KeySpec
 from dreg_client.errors import PathNotFound, RegistryError
 from dreg_client.registry import Registry, Release
 
@@ -30,12 +31,14 @@ Repo = str | os.PathLike[str] | Registry
 
 
 @contextlib.contextmanager
-def opened(repo: Repo, remote: str | None = None) -> Iterator[Registry]:
-    """`repo` itself when it is an open Registry, else one opened (and closed) for this call."""
+def opened(repo: Repo, remote: str | None = None, trusted_keys: KeySpec = None,
+           require_signed: bool | None = None) -> Iterator[Registry]:
+    """`repo` itself when it is an open Registry, else one opened (and closed) for this call with the attestation
+    policy given (default: `$DREG_TRUSTED_KEYS`, `$DREG_REQUIRE_SIGNED`)."""
     if isinstance(repo, Registry):
         yield repo
         return
-    with Registry.open(repo, remote=remote) as reg:
+    with Registry.open(repo, remote=remote, trusted_keys=trusted_keys, require_signed=require_signed) as reg:
         yield reg
 
 
@@ -50,9 +53,10 @@ def resolve_tag(ref: str, version: str | None = None, repo: Repo = ".") -> str:
     return resolve(ref, version, repo).tag
 
 
-def read_bytes(ref: str, path: str, version: str | None = None, repo: Repo = ".", remote: str | None = None) -> bytes:
+def read_bytes(ref: str, path: str, version: str | None = None, repo: Repo = ".", remote: str | None = None,
+               trusted_keys: KeySpec = None, require_signed: bool | None = None) -> bytes:
     """Raw bytes of a file of a release, checked against the md5 the release records (IntegrityError if not)."""
-    with opened(repo, remote) as reg:
+    with opened(repo, remote, trusted_keys, require_signed) as reg:
         release = reg.resolve(ref, version)
         return reg.read_data(release, path)
 
@@ -65,28 +69,31 @@ def release_metadata(reg: Registry, release: Release) -> dict[str, Any]:
     return json.loads(data)
 
 
-def read_metadata(ref: str, version: str | None = None, repo: Repo = ".", remote: str | None = None) -> dict[str, Any]:
+def read_metadata(ref: str, version: str | None = None, repo: Repo = ".", remote: str | None = None,
+                  trusted_keys: KeySpec = None, require_signed: bool | None = None) -> dict[str, Any]:
     """The release's metadata.json (schema, splits, metrics, lineage), as committed with its tag."""
-    with opened(repo, remote) as reg:
+    with opened(repo, remote, trusted_keys, require_signed) as reg:
         return release_metadata(reg, reg.resolve(ref, version))
 
 
 def open_table(ref: str, path: str, version: str | None = None, repo: Repo = ".",
-               remote: str | None = None) -> pa.Table:
+               remote: str | None = None, trusted_keys: KeySpec = None,
+               require_signed: bool | None = None) -> pa.Table:
     """A parquet file of a release as a pyarrow Table (its bytes md5-checked first)."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(io.BytesIO(read_bytes(ref, path, version, repo, remote)))
+    return pq.read_table(io.BytesIO(read_bytes(ref, path, version, repo, remote, trusted_keys, require_signed)))
 
 
 def open_frame(ref: str, path: str, version: str | None = None, repo: Repo = ".",
-               remote: str | None = None) -> pd.DataFrame:
+               remote: str | None = None, trusted_keys: KeySpec = None,
+               require_signed: bool | None = None) -> pd.DataFrame:
     """A parquet or CSV file of a release as a pandas DataFrame."""
     import pandas as pd
 
     if path.endswith(".csv"):
-        return pd.read_csv(io.BytesIO(read_bytes(ref, path, version, repo, remote)))
-    return open_table(ref, path, version, repo, remote).to_pandas()
+        return pd.read_csv(io.BytesIO(read_bytes(ref, path, version, repo, remote, trusted_keys, require_signed)))
+    return open_table(ref, path, version, repo, remote, trusted_keys, require_signed).to_pandas()
 
 
 def get_url(ref: str, path: str, version: str | None = None, repo: Repo = ".", remote: str | None = None) -> str:
@@ -114,7 +121,8 @@ def read_ray(ref: str, path: str, version: str | None = None, repo: Repo = ".", 
 
 
 def download(ref: str, path: str, dest: str | os.PathLike[str], version: str | None = None, repo: Repo = ".",
-             remote: str | None = None, force: bool = False) -> Path:
+             remote: str | None = None, force: bool = False, trusted_keys: KeySpec = None,
+             require_signed: bool | None = None) -> Path:
     """Copy a file or folder of a release to `dest` (the file, or the folder's contents, land at `dest`); every
     file md5-checked, all or nothing, like `dreg get`."""
     import shutil
@@ -124,7 +132,7 @@ def download(ref: str, path: str, dest: str | os.PathLike[str], version: str | N
     if target.exists() and not force:
         raise RegistryError(f"{target} already exists", "choose another destination, or pass force=True")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with opened(repo, remote) as reg, tempfile.TemporaryDirectory(prefix=".dreg-download-", dir=target.parent) as tmp:
+    with opened(repo, remote, trusted_keys, require_signed) as reg, tempfile.TemporaryDirectory(prefix=".dreg-download-", dir=target.parent) as tmp:
         got = reg.download(reg.resolve(ref, version), path, tmp)
         if target.exists():
             aside = Path(tmp) / ".old"
@@ -142,7 +150,8 @@ def split_files(reg: Registry, release: Release, split: str) -> list[str]:
 
 
 def load(ref: str, split: str | None = None, repo: Repo = ".", format: Literal["pandas", "arrow"] = "pandas",
-         remote: str | None = None, version: str | None = None) -> Any:
+         remote: str | None = None, version: str | None = None, trusted_keys: KeySpec = None,
+         require_signed: bool | None = None) -> Any:
     """A release's split as a pandas DataFrame (or pyarrow Table with `format="arrow"`), like
     `datasets.load_dataset(..., revision=)`: `load("wine-quality@prod", split="train", repo=URL)`.
 
@@ -150,7 +159,7 @@ def load(ref: str, split: str | None = None, repo: Repo = ".", format: Literal["
     """
     if format not in ("pandas", "arrow"):
         raise RegistryError(f"unknown format {str(format)[:20]!r}", 'use format="pandas" or format="arrow"')
-    with opened(repo, remote) as reg:
+    with opened(repo, remote, trusted_keys, require_signed) as reg:
         release = reg.resolve(ref, version)
         splits = sorted(release_metadata(reg, release).get("splits") or {})
         if split is None:

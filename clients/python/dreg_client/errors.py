@@ -52,3 +52,8 @@ class IntegrityError(RegistryError):
 
 class ObjectMissing(IntegrityError):
     """The release records an object that its DVC remote does not hold."""
+
+
+class AttestationError(IntegrityError):
+    """A release's signed attestation is missing (under `require_signed`), not signed by a trusted key, names
+    another release, or does not match the release's files: nothing was returned or written."""

@@ -106,3 +106,26 @@ def local_refs(root: Path | str) -> dict[str, str]:
     """{tag: commit it peels to} of the repository at `root` (one `for-each-ref`)."""
     out = git("for-each-ref", "--format=%(refname:strip=2) %(objectname) %(*objectname)", "refs/tags", cwd=root).stdout
     return {name: peeled or sha for name, sha, peeled in (f"{line} ".split(" ")[:3] for line in out.splitlines())}
+
+
+def blobs(rev: str, paths: list[str], cwd: Path | str | None = None) -> dict[str, bytes]:
+    """{path: exact bytes at `rev`} of the files among `paths` that exist there, read by one `git cat-file --batch`."""
+    if rev.startswith("-") or not paths:
+        return {}
+    names = [p for p in paths if "\n" not in p]
+    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=cwd, capture_output=True, check=False,
+                          input="".join(f"{rev}:{p}\n" for p in names).encode())
+    if proc.returncode != 0:
+        raise RegistryError(f"git cat-file failed: {git_message(proc)}", "check the registry's git objects (`git fsck`)")
+    out, pos, found = proc.stdout, 0, {}
+    for name in names:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split(b" ")
+        pos = end + 1
+        if len(header) == 3 and header[1] == b"blob":
+            size = int(header[2])
+            found[name] = out[pos:pos + size]
+            pos += size + 1
+        elif len(header) == 3:  # a tree or another object: skip its content
+            pos += int(header[2]) + 1
+    return found

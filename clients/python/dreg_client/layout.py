@@ -62,3 +62,16 @@ def check_data_path(path: str) -> str:
         raise BadReference(f"path {shown(path)!r} leaves the dataset's folder",
                            "give a path inside data/DATASET/, e.g. processed/train (see `dreg ls DATASET@VERSION`)")
     return "/".join(parts)
+
+
+def attestation(dataset: str) -> str:
+    """The DSSE envelope (signed in-toto Statement) a release commits beside its metadata."""
+    return data_file(dataset, "attestation.dsse.json")
+
+
+KEYS = "keys"
+
+
+def published_key(keyid: str) -> str:
+    """Where a registry publishes the public key (PEM) its releases are signed with."""
+    return f"{KEYS}/{keyid}.pub.pem"

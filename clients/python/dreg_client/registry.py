@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from dreg_client import grammar, layout
+from dreg_client import attest, grammar, layout
 from dreg_client.errors import (
     CredentialsMissing,
     IntegrityError,
@@ -35,7 +35,7 @@ from dreg_client.errors import (
     RemoteNotConfigured,
     RemoteUnavailable,
 )
-from dreg_client.git import BlobReader, git, git_message, local_refs, peeled_refs
+from dreg_client.git import BlobReader, blobs, git, git_message, local_refs, peeled_refs
 
 CHUNK = 1 << 20
 STAGING_PREFIX = ".dreg-get-"  # a download's staging folder inside its destination (renamed into place at the end)
@@ -113,21 +113,28 @@ class Registry:
     once per release), verified data reads and all-or-nothing downloads."""
 
     def __init__(self, location: str | os.PathLike[str] = ".", remote: str | None = None,
-                 config: Mapping[str, Any] | None = None) -> None:
+                 config: Mapping[str, Any] | None = None, trusted_keys: attest.KeySpec = None,
+                 require_signed: bool | None = None) -> None:
         self.location = check_location(os.fspath(location))
         self.remote = remote
         self.config = dict(config or {})
+        self.policy = attest.Policy.resolve(trusted_keys, require_signed)
         self.root = work_tree(self.location)
         self.url = str(self.root) if self.root else canonical_url(self.location)
         self._fs: dict[str, Any] = {}
         self._blobs: dict[Path, BlobReader] = {}
         self._versions: dict[str, list[grammar.Version]] = {}
+        self._signed: dict[str, attest.Attestation | None] = {}
+        self._listed: set[str] = set()
+        self._git_files: dict[str, set[str]] = {}
 
     @classmethod
     def open(cls, location: str | os.PathLike[str] = ".", remote: str | None = None,
-             config: Mapping[str, Any] | None = None) -> Registry:
-        """Open a registry (use as a context manager: `with Registry.open(url) as reg:`)."""
-        return cls(location, remote=remote, config=config)
+             config: Mapping[str, Any] | None = None, trusted_keys: attest.KeySpec = None,
+             require_signed: bool | None = None) -> Registry:
+        """Open a registry (use as a context manager: `with Registry.open(url) as reg:`); `trusted_keys` pins
+        the publishers' public keys, `require_signed` refuses unsigned releases (see `dreg_client.attest`)."""
+        return cls(location, remote=remote, config=config, trusted_keys=trusted_keys, require_signed=require_signed)
 
     def __enter__(self) -> Registry:
         return self
@@ -263,7 +270,16 @@ class Registry:
         return path
 
     def read_file(self, release: Release, path: str) -> bytes | None:
-        """Exact bytes of the git-tracked file `path` (from the registry root) at the release; None if absent."""
+        """Exact bytes of the git-tracked file `path` (from the registry root) at the release; None if absent.
+        A subject of a signed release is checked against its signed sha256."""
+        signed = self.attestation(release)
+        data = self.git_bytes(release, path)
+        if signed is not None and data is not None and path in signed.subjects:
+            signed.check(path, attest.digests_of([data]))
+        return data
+
+    def git_bytes(self, release: Release, path: str) -> bytes | None:
+        """`read_file` without verification (what verification itself reads)."""
         gitdir = self.gitdir(release)
         reader = self._blobs.get(gitdir) or self._blobs.setdefault(gitdir, BlobReader(gitdir))
         kind, data = reader.read(release.commit, path)
@@ -276,6 +292,69 @@ class Registry:
         """`read_file` decoded as UTF-8."""
         data = self.read_file(release, path)
         return None if data is None else data.decode("utf-8", errors="replace")
+
+    # attestations ---------------------------------------------------------------------------------------------
+    def attestation(self, release: Release) -> attest.Attestation | None:
+        """The release's verified attestation (signature, key, this tag's dataset and version, and the sha256 of
+        every git file it commits), read once; None for an unsigned release unless the policy requires one."""
+        if release.commit in self._signed:
+            return self._signed[release.commit]
+        raw = self.git_bytes(release, layout.attestation(release.dataset))
+        if raw is None:
+            if self.policy.require_signed:
+                raise attest.unsigned(release.tag)
+            self._signed[release.commit] = None
+            return None
+        keys = list(self.policy.keys) or self.published_keys(release, raw)
+        signed = attest.attestation(raw, keys, self.policy.pinned, release.dataset, release.version, release.tag)
+        self.check_git_subjects(release, signed)
+        if not self.policy.pinned:
+            attest.warn_unpinned(release.tag, [signed.keyid])
+        self._signed[release.commit] = signed
+        return signed
+
+    def published_keys(self, release: Release, raw: bytes) -> list[Any]:
+        """The registry's own published public keys (`keys/<keyid>.pub.pem` at the release) of the envelope's
+        signers."""
+        keys = []
+        for keyid in attest.envelope_keyids(raw, release.tag):
+            pem = self.git_bytes(release, layout.published_key(keyid)) if attest.is_keyid(keyid) else None
+            if pem is not None:
+                keys.append(attest.public_key(pem))
+        return keys
+
+    def check_git_subjects(self, release: Release, signed: attest.Attestation) -> None:
+        """Every git file of the release's data folder and its dvc.lock is a subject with the signed sha256, and so
+        is every other file of its pipeline folder that the attestation names."""
+        data, lock = layout.data_dir(release.dataset) + "/", layout.dvc_lock(release.dataset)
+        tracked = git("ls-tree", "-r", "--name-only", release.commit, "--", data,
+                      layout.pipeline_dir(release.dataset) + "/", cwd=self.gitdir(release)).stdout.split("\n")
+        names = [n for n in tracked if n and n != layout.attestation(release.dataset)
+                 and (n.startswith(data) or n == lock or n in signed.subjects)]
+        contents = blobs(release.commit, names, self.gitdir(release))
+        for name in names:
+            signed.check(name, attest.digests_of([contents.get(name, b"")]))
+        self._git_files[release.commit] = set(names)
+
+    def attested(self, release: Release) -> attest.Attestation | None:
+        """`attestation`, plus: every DVC-tracked file of the release is a subject with the signed md5, and every
+        subject is a file of the release (checked once per release)."""
+        signed = self.attestation(release)
+        if signed is None or release.commit in self._listed:
+            return signed
+        listed = {layout.data_file(release.dataset, f.path): f for f in self.listing(release) if f.md5}
+        for name, f in listed.items():
+            if signed.subjects.get(name, {}).get("md5") != f.md5:
+                raise attest.AttestationError(f"{release.tag}: {grammar.shown(name, 200)} is not signed with this "
+                                              "content (md5 differs or no subject)",
+                                              "do not use this release; report it to the registry owners")
+        in_git = self._git_files.get(release.commit, set())
+        for name in signed.subjects:
+            if name not in listed and name not in in_git:
+                raise attest.AttestationError(f"{release.tag}: the signed file {grammar.shown(name, 200)} is missing "
+                                              "from the release", "do not use this release; report it to the owners")
+        self._listed.add(release.commit)
+        return signed
 
     # data through DVC -------------------------------------------------------------------------------------------
     def fs(self, release: Release) -> Any:
@@ -296,6 +375,11 @@ class Registry:
     def files(self, release: Release, path: str = "") -> list[DataFile]:
         """Every file of the release under `data/<dataset>/<path>` (a file or a folder), sorted, with size and md5
         (sizes of DVC-tracked files read from the remote: a directory manifest records none)."""
+        self.attested(release)
+        return self.listing(release, path)
+
+    def listing(self, release: Release, path: str = "") -> list[DataFile]:
+        """`files` without verification (what verification itself lists)."""
         fs, base = self.fs(release), layout.data_dir(release.dataset)
         path = layout.check_data_path(path)
         top = layout.data_file(release.dataset, path) if path else base
@@ -311,20 +395,26 @@ class Registry:
                 if info.get("type") != "directory" and Path(name).name != ".gitignore"]
 
     def read_data(self, release: Release, path: str) -> bytes:
-        """Bytes of `data/<dataset>/<path>`, checked against the md5 the release records (IntegrityError if not)."""
+        """Bytes of `data/<dataset>/<path>`, checked against the md5 the release records (IntegrityError if not)
+        and, for a signed release, against its signed md5 and sha256 (a file the attestation does not name is
+        refused; the listing of the whole release is checked by `files`/`download`, not on every read)."""
+        signed = self.attestation(release)
         fs, rel = self.fs(release), layout.data_file(release.dataset, layout.check_data_path(path))
         with dvc_errors(release, self.remote, rel):
             if not exists(fs, rel) or fs.isdir(rel):
                 raise PathNotFound(f"{release.tag} has no file {grammar.shown(path, 200)}",
                                    f"list its files with `dreg ls {release.ref}`")
             data, md5 = fs.read_bytes(rel), fs.info(rel).get("md5")
-        check_md5(md5_of(iter([data])), md5, f"{release.tag}:{rel}")
+        digests = attest.digests_of([data])
+        check_md5(digests.md5, md5, f"{release.tag}:{rel}")
+        check_signed(signed, release, rel, digests)
         return data
 
     def storage(self, release: Release, path: str) -> tuple[Any, str]:
         """(the DVC remote's filesystem, the object's path in it) of a file of the release."""
         from dvc_data.index import StorageKeyError
 
+        self.attestation(release)
         fs, rel = self.fs(release), layout.data_file(release.dataset, layout.check_data_path(path))
         with dvc_errors(release, self.remote, rel):
             if not exists(fs, rel):
@@ -369,7 +459,9 @@ class Registry:
         return target
 
     def copy_file(self, release: Release, f: DataFile, dest: Path) -> None:
-        """Stream one file of the release to `dest`, hashing as it goes; a mismatch raises IntegrityError."""
+        """Stream one file of the release to `dest`, hashing as it goes; a mismatch with its md5 (or, signed, its
+        signed digests) raises IntegrityError."""
+        signed = self.attested(release)
         fs, rel = self.fs(release), layout.data_file(release.dataset, f.path)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with dvc_errors(release, self.remote, rel), fs.open(rel, "rb") as src, open(dest, "wb") as out:
@@ -377,8 +469,16 @@ class Registry:
                 for chunk in iter(lambda: src.read(CHUNK), b""):
                     out.write(chunk)
                     yield chunk
-            got = md5_of(chunks())
-        check_md5(got, f.md5, f"{release.tag}:{f.path}")
+            got = attest.digests_of(chunks())
+        check_md5(got.md5, f.md5, f"{release.tag}:{f.path}")
+        check_signed(signed, release, rel, got)
+
+
+def check_signed(signed: attest.Attestation | None, release: Release, path: str, digests: attest.Digests) -> None:
+    """For a signed release, AttestationError unless the file `path` has its signed digests (the envelope itself is
+    the one file that is not its own subject)."""
+    if signed is not None and path != layout.attestation(release.dataset):
+        signed.check(path, digests)
 
 
 def exists(fs: Any, path: str) -> bool:
