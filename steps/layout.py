@@ -24,13 +24,18 @@ from dreg_client.layout import (
     pipeline_dir,
 )
 
-__all__ = ["CODE_ROOT", "DATA", "PIPELINES", "PROMPTS", "STATE", "card_md", "check_data_path", "curated_datasets",
-           "curated_dvcfiles", "data_dir", "data_file", "dvc_lock", "dvc_yaml", "metadata_json", "params_yaml",
+__all__ = ["CODE_ROOT", "DATA", "PIPELINES", "PROMPTS", "STATE", "card_md", "check_data_path", "croissant_json",
+           "curated_datasets", "curated_dvcfiles", "data_dir", "data_file", "dvc_lock", "dvc_yaml", "metadata_json", "params_yaml",
            "pipeline_datasets", "pipeline_dir", "sources_json", "stage_target", "state_dir"]
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the checkout this code runs from (demo, scratch registries)
 PROMPTS = "prompts"
 STATE = ".dreg"  # git-ignored local state: embedded PostgreSQL, MLflow's SQLite store
+
+
+def croissant_json(dataset: str) -> str:
+    """The Croissant (MLCommons) description a release commits beside its metadata."""
+    return data_file(dataset, "croissant.json")
 
 
 def sources_json(dataset: str) -> str:

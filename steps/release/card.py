@@ -39,6 +39,53 @@ ABOUT: dict[str, dict[str, str]] = {
 }
 
 
+# The responsible-AI block of each dataset (Croissant RAI fields; "citation" → citeAs); curated data has none.
+RESPONSIBLE_AI: dict[str, dict[str, str]] = {
+    "fashion-mnist": {
+        "limitations": "Small 28x28 grayscale product photos on a plain background; not representative of real-world "
+                       "clothing photos.",
+        "biases": "Zalando's catalogue of one period: Western fashion, product shots only.",
+        "intended_use": "Benchmarking and teaching image classification.",
+        "collection": "Product images from Zalando's website, converted to grayscale and resized.",
+        "citation": "Xiao, Rasul, Vollgraf (2017). Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine "
+                    "Learning Algorithms. arXiv:1708.07747"},
+    "wine-quality": {
+        "limitations": "Only Portuguese vinho verde; quality is a median of at least three sensory ratings.",
+        "biases": "Imbalanced classes: most wines score 5-6; few very good or very poor wines.",
+        "intended_use": "Regression and classification of wine quality from physicochemical tests.",
+        "collection": "Physicochemical lab tests and sensory ratings collected by the CVRVV (2004-2007).",
+        "citation": "Cortez, Cerdeira, Almeida, Matos, Reis (2009). Modeling wine preferences by data mining from "
+                    "physicochemical properties. Decision Support Systems 47(4)"},
+    "emotion": {
+        "limitations": "Short English sentences; one label per text although texts can carry several emotions.",
+        "biases": "English only; the authors' and annotators' reading of emotions.",
+        "intended_use": "Training and evaluating text emotion classifiers.",
+        "collection": "Published on the Hugging Face Hub as boltuix/emotions-dataset; deduplicated and split here."},
+    "roco-radiology": {
+        "limitations": "A small subset of ROCO; captions come from publications, not from clinical reports.",
+        "biases": "Images that were published in open-access papers: unusual findings are over-represented.",
+        "intended_use": "Fine-tuning and evaluating vision-language models on radiology captioning; not for "
+                        "diagnosis.",
+        "collection": "Figures and captions from PubMed Central open-access articles (ROCO), via "
+                      "unsloth/Radiology_mini."},
+    "opencloudhub-readmes-download": {
+        "limitations": "Only README files of public repositories at the time of download.",
+        "biases": "Written by the organisation's own developers.",
+        "intended_use": "Retrieval over the organisation's documentation.",
+        "collection": "Downloaded through the GitHub API at pinned commits."},
+    "opencloudhub-readmes-embeddings": {
+        "limitations": "Embeddings of one sentence-transformers model; chunks lose context across boundaries.",
+        "biases": "Those of the READMEs and of the embedding model.",
+        "intended_use": "Semantic search and retrieval-augmented generation over the READMEs.",
+        "collection": "The READMEs release, chunked and embedded by the embeddings pipeline."},
+}
+
+
+def responsible_ai(dataset: str) -> dict[str, str]:
+    """Limitations, biases, intended use, collection (and citation) of `dataset`; empty for curated data."""
+    return RESPONSIBLE_AI.get(dataset, {})
+
+
 def about(dataset: str) -> dict[str, str]:
     """Description, licence and homepage of `dataset` (a generic entry for curated data)."""
     return ABOUT.get(dataset, GENERIC)

@@ -59,10 +59,11 @@ class Release:
 
 def release_paths(dataset: str, root: Path) -> list[str]:
     """Files a release commits: pipeline definition, lock and params (or the `.dvc` files of curated data),
-    metadata, its card and .gitignore."""
+    metadata, its card, its Croissant description and .gitignore."""
     candidates = [
         layout.dvc_yaml(dataset), layout.dvc_lock(dataset), layout.params_yaml(dataset),
-        layout.metadata_json(dataset), layout.card_md(dataset), layout.data_file(dataset, ".gitignore"),
+        layout.metadata_json(dataset), layout.card_md(dataset), layout.croissant_json(dataset),
+        layout.data_file(dataset, ".gitignore"),
     ]
     dvcfiles = [p.relative_to(root).as_posix() for p in layout.curated_dvcfiles(root, dataset)]
     return [p for p in candidates if (root / p).exists()] + dvcfiles
@@ -119,7 +120,13 @@ def lock_drift(repo, dataset: str) -> list[str]:
 
 
 def commit_and_tag(dataset: str, version: Version, root: Path) -> str:
-    """Commit the release files (if they changed) and create the annotated tag; return the commit."""
+    """Write the release's Croissant description, commit the release files (if they changed) and create the
+    annotated tag; return the commit."""
+    from steps.release.croissant import (
+        write_croissant,  # names the version: rewritten when a rebase renumbers
+    )
+
+    write_croissant(dataset, version.tag, root)
     paths = release_paths(dataset, root)
     ident = identity_args(root)
     git("add", "--", *paths, cwd=root)
