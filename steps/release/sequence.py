@@ -285,7 +285,20 @@ def publish_release(
     repo=None,
 ) -> Release | None:
     """Publish what is reproduced as a new version; None when nothing changed since the latest release."""
+    from steps.kit.lineage_events import LineageRun, read_lineage, reported
+
     root = Path(root).resolve()
+    outs = sorted(p for p in lock_outputs(_read(root / layout.dvc_lock(dataset))) if p != layout.metadata_json(dataset))
+    with reported(LineageRun(f"{dataset}.publish", outs, []), root) as run:  # OpenLineage: START, COMPLETE/FAIL
+        made = publish_checked(dataset, bump, automated, push, root, repo)
+        if made is not None:
+            run.outputs = [made.tag]
+            run.lineage, run.metadata = read_lineage(dataset, root)
+    return made
+
+
+def publish_checked(dataset: str, bump: Bump, automated: bool, push: bool, root: Path, repo) -> Release | None:
+    """The publish rules: sync with origin, skip what is released, refuse what is not publishable, release."""
     if push:
         sync_with_origin(dataset, root)
     if (root / layout.dvc_lock(dataset)).exists() and already_released(dataset, root):
