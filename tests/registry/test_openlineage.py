@@ -4,7 +4,9 @@ metadata.json's, the Argo workflow as parent run, and a failed stage's error."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,10 @@ import pytest
 
 from steps import layout
 from steps.dev.scaffold import update_params
-from steps.kit.lineage_events import LINEAGE_FACET, events_path
+from steps.kit.lineage_events import LINEAGE_FACET, LineageRun, events_path
+from steps.kit.lineage_events import reported as lineage_reported
 from tests.support.registry import Released, cli_env, git, local_registry, run_dreg
-from tests.support.servers import SourceServer
+from tests.support.servers import SourceServer, free_port
 
 TAG = "wine-quality-v1.0.0"
 WORKFLOW_UID = str(uuid.UUID(int=42))
@@ -93,3 +96,37 @@ def test_a_failed_stage_reports_fail_with_its_error_under_the_workflow(reported)
     parent = download[1]["run"]["facets"]["parent"]
     assert parent["run"]["runId"] == WORKFLOW_UID and parent["job"]["name"] == "wine-quality-nightly"
     assert "wine-quality.publish" not in by_job(events) or by_job(events)["wine-quality.publish"][-1] != "COMPLETE"
+
+
+class Collector(http.server.BaseHTTPRequestHandler):
+    """A lineage backend double (Marquez's endpoint): keeps every posted event."""
+
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Collector.received.append((self.path, json.loads(body)))
+        self.send_response(201)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_events_go_over_http_when_openlineage_url_is_set_and_a_dead_backend_fails_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("OPENLINEAGE_URL", f"http://127.0.0.1:{server.server_port}")
+        with lineage_reported(LineageRun("wine-quality.publish", ["data/wine-quality/processed"], []), tmp_path):
+            pass
+    finally:
+        server.shutdown()
+    assert [(path, e["eventType"]) for path, e in Collector.received] == [("/api/v1/lineage", "START"),
+                                                                          ("/api/v1/lineage", "COMPLETE")]
+    assert not events_path(tmp_path).exists()
+    monkeypatch.setenv("OPENLINEAGE_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    with pytest.raises(ValueError, match="boom"), lineage_reported(LineageRun("x.download", [], []), tmp_path):
+        raise ValueError("boom")  # the stage's own error, not the lineage backend's
+    assert "OpenLineage event not sent" in capsys.readouterr().err
