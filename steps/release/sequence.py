@@ -122,9 +122,7 @@ def lock_drift(repo, dataset: str) -> list[str]:
 def commit_and_tag(dataset: str, version: Version, root: Path) -> str:
     """Write the release's Croissant description, commit the release files (if they changed) and create the
     annotated tag; return the commit."""
-    from steps.release.croissant import (
-        write_croissant,  # names the version: rewritten when a rebase renumbers
-    )
+    from steps.release.croissant import write_croissant  # it names the version: rewritten on renumbering
 
     write_croissant(dataset, version.tag, root)
     paths = release_paths(dataset, root)
