@@ -27,9 +27,9 @@ from dreg_client.layout import (
 )
 
 __all__ = ["CODE_ROOT", "DATA", "HUB_PIN", "PIPELINES", "PROMPTS", "STATE", "attestation", "card_md", "check_data_path",
-           "curated_datasets", "curated_dvcfiles", "data_dir", "data_file", "dvc_lock", "dvc_yaml", "hub_pin",
-           "metadata_json", "params_yaml", "pipeline_datasets", "pipeline_dir", "published_key", "sources_json",
-           "stage_target", "state_dir"]
+           "croissant_json", "curated_datasets", "curated_dvcfiles", "data_dir", "data_file", "dvc_lock", "dvc_yaml",
+           "hub_pin", "metadata_json", "params_yaml", "pipeline_datasets", "pipeline_dir", "published_key",
+           "sources_json", "stage_target", "state_dir"]
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the checkout this code runs from (demo, scratch registries)
 PROMPTS = "prompts"
@@ -40,6 +40,11 @@ STATE = ".dreg"  # git-ignored local state: embedded PostgreSQL, MLflow's SQLite
 def hub_pin(dataset: str) -> str:
     """The commit a Hub source's branch or tag resolved to (`dreg update` moves it): DVC's rev_lock, for the Hub."""
     return f"{pipeline_dir(dataset)}/{HUB_PIN}"
+
+
+def croissant_json(dataset: str) -> str:
+    """The Croissant (MLCommons) description a release commits beside its metadata."""
+    return data_file(dataset, "croissant.json")
 
 
 def sources_json(dataset: str) -> str:

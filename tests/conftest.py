@@ -1,5 +1,5 @@
 """Shared fixtures (built from tests/support): scratch registries on a local source server, the `dreg` CLI,
-an S3 endpoint."""
+an S3 endpoint, a real MLflow server."""
 
 from __future__ import annotations
 
@@ -12,8 +12,18 @@ import pytest
 
 from steps.dev.scaffold import Registry
 from tests.support.registry import cli_env, local_registry, run_dreg
-from tests.support.servers import S3Endpoint, SourceServer, seaweed_s3, serve_sources
+from tests.support.servers import (
+    MlflowServer,
+    S3Endpoint,
+    SourceServer,
+    answers_health,
+    seaweed_s3,
+    serve_sources,
+    start_mlflow,
+)
 from tests.support.sources import write_core_sources
+
+MLFLOW_BOOT_S = 120
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +71,18 @@ def ray_local(s3_endpoint: S3Endpoint) -> Iterator[None]:
     DataContext.get_current().enable_progress_bars = False
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def mlflow_boot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """Start a real `mlflow server` (SQLite backend) without waiting: it boots while the tests before it run."""
+    with start_mlflow(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server
+
+
+@pytest.fixture
+def mlflow_server(mlflow_boot: MlflowServer) -> MlflowServer:
+    """The real MLflow server, once it answers /health."""
+    if not answers_health(mlflow_boot, MLFLOW_BOOT_S):
+        pytest.fail(f"mlflow server did not answer within {MLFLOW_BOOT_S}s")
+    return mlflow_boot

@@ -114,9 +114,11 @@ def data_env(d: Deployment) -> list[SecretEnv]:
 
 
 def lineage_env(image_input: str) -> list[Env]:
-    """What `dreg` records as lineage: the workflow and the image it runs in."""
+    """What `dreg` records as lineage: the workflow (also the parent run of its OpenLineage events) and the image
+    it runs in."""
     return [
         Env(name="ARGO_WORKFLOW_UID", value=WORKFLOW_UID),
+        Env(name="ARGO_WORKFLOW_NAME", value=f"{g.workflow.name:$}"),
         Env(name="DOCKER_IMAGE_TAG", value=arg(image_input)),
     ]
 

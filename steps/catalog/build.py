@@ -13,19 +13,20 @@ from steps.catalog.source import DatasetInfo, read_datasets
 from steps.errors import DregError
 from steps.kit.files import write_bytes
 from steps.refs.handle import open_registry
-from steps.release.card import render_card
+from steps.release.card import render_card, split_front_matter
 
 KNOWN = ".releases.json"  # in the site folder: what was read at each release tag, so a rebuild reads only new ones
 PLOTS = {"class balance per split": plots.class_balance, "feature statistics": plots.statistics}
 
 
 def card_html(ds: DatasetInfo) -> str:
-    """The latest release's card as HTML (the committed card, or one rendered from its metadata); raw HTML escaped."""
+    """The latest release's card as HTML (the committed card, or one rendered from its metadata) without its YAML
+    front matter; raw HTML escaped."""
     from markdown_it import MarkdownIt
 
     latest = ds.latest
     text = latest.card if latest.card is not None else render_card(latest.metadata)
-    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(split_front_matter(text)[1])
 
 
 def write_plots(out: Path, ds: DatasetInfo) -> dict[str, str]:

@@ -194,6 +194,22 @@ def show_cmd(ref: RefArg, repo: RepoOption = None, as_json: JsonFlag = False) ->
     console.print(show_table(meta))
 
 
+def croissant_cmd(
+    ref: RefArg, repo: RepoOption = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Croissant 1.0 JSON-LD of a version (also of releases made before releases wrote croissant.json)."""
+    from steps.release.croissant import release_croissant
+
+    with reading(repo) as reg:
+        release = reg.resolve(ref)
+        text = release_croissant(reg, release, release_metadata(reg, release))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+
+
 def show_table(meta: dict[str, Any]) -> Table:
     """Splits, metrics, classes, sources, upstream releases, params and lineage; unset fields shown as "-"."""
     from steps.inspect.diff import flatten

@@ -31,8 +31,11 @@ def run_stage_main(dataset: str, *functions: Callable[[], None], argv: list[str]
     if len(args) != 1 or args[0] not in stages:
         err_console.print(f"usage: python -m steps.datasets.<module> {{{','.join(stages)}}}  (dataset {dataset})")
         sys.exit(2)
+    from steps.kit.lineage_events import stage_run
+
     try:
-        stages[args[0]]()
+        with stage_run(dataset, args[0]):  # OpenLineage START, then COMPLETE or FAIL
+            stages[args[0]]()
     except DregError as exc:
         report_error(exc)
         sys.exit(1)

@@ -53,6 +53,8 @@ class Facts:
     schedule: str
     profile: str
     ray_stage: str | None = None
+    responsible_ai: tuple[tuple[str, str], ...] = ()  # limitations, biases, intended_use, collection, citation
+    hub_tags: tuple[tuple[str, tuple[str, ...]], ...] = ()  # task_categories, language (the card's front matter)
 
 
 def facts(dataset: str, root: Path | str = ".") -> Facts:
@@ -76,7 +78,14 @@ def facts(dataset: str, root: Path | str = ".") -> Facts:
     ray_stage = meta.get("ray_stage")
     if ray_stage is not None and ray_stage not in doc.get("stages", {}):
         raise DregError(f"{where}: ray_stage {ray_stage!r} is not a stage of the pipeline", hint)
-    return Facts(dataset=dataset, ray_stage=ray_stage, **values)
+    rai = meta.get("responsible_ai") or {}
+    if not isinstance(rai, dict) or not all(isinstance(v, str) for v in rai.values()):
+        raise DregError(f"{where}: responsible_ai of `{dataset}` must map field names to text", hint)
+    tags = {k: meta[k] for k in ("task_categories", "language") if k in meta}
+    if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in tags.values()):
+        raise DregError(f"{where}: task_categories and language of `{dataset}` must be lists of names", hint)
+    return Facts(dataset=dataset, ray_stage=ray_stage, responsible_ai=tuple(rai.items()),
+                 hub_tags=tuple((k, tuple(v)) for k, v in tags.items()), **values)
 
 
 def dataset_module(dataset: str) -> ModuleType | None:

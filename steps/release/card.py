@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from steps import layout
 from steps.kit.files import write_bytes
 from steps.layout import pipeline_datasets
@@ -21,6 +23,23 @@ def about(dataset: str, root: Path | str = layout.CODE_ROOT) -> dict[str, str]:
         return GENERIC
     f = facts(dataset, root)
     return {"description": f.description, "license": f.license, "homepage": f.homepage}
+
+
+def responsible_ai(dataset: str, root: Path | str = layout.CODE_ROOT) -> dict[str, str]:
+    """Limitations, biases, intended use, collection (and citation) of `dataset` from its dvc.yaml; empty for
+    curated data."""
+    return dict(facts(dataset, root).responsible_ai) if dataset in pipeline_datasets(root) else {}
+
+
+def hub_tags(dataset: str, root: Path | str = layout.CODE_ROOT) -> dict[str, list[str]]:
+    """The Hub tags of `dataset` (task categories, languages) from its dvc.yaml; empty for curated data."""
+    return {k: list(v) for k, v in facts(dataset, root).hub_tags} if dataset in pipeline_datasets(root) else {}
+
+
+HUB_LICENSES = {"MIT": "mit", "CC BY 4.0": "cc-by-4.0", "Apache-2.0": "apache-2.0", "CC0 1.0": "cc0-1.0"}
+SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")]
+
 
 
 def cell(value: Any) -> str:
@@ -170,6 +189,44 @@ def load_section(name: str, meta: dict[str, Any]) -> list[str]:
     return lines
 
 
+def size_category(rows: int) -> str:
+    """The Hub's size category of a dataset with `rows` records."""
+    return next((label for bound, label in SIZE_CATEGORIES if rows < bound), "n>100M")
+
+
+def hub_feature(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """One feature as the Hub's `dataset_info.features` entry (datasets' Value, ClassLabel, Array2D, list)."""
+    dtype, classes = str(spec.get("dtype") or "string"), spec.get("classes")
+    if dtype == "list" and isinstance(spec.get("from"), list):
+        return {"name": name, "list": [{"name": "from", "dtype": "string"}, {"name": "value", "dtype": "string"}]}
+    if isinstance(spec.get("shape"), list) and len(spec["shape"]) == 2:
+        return {"name": name, "dtype": {"array2_d": {"shape": spec["shape"], "dtype": dtype}}}
+    if classes and dtype.startswith(("int", "uint")) and all(isinstance(c, str) for c in classes):
+        return {"name": name, "dtype": {"class_label": {"names": {str(i): c for i, c in enumerate(classes)}}}}
+    return {"name": name, "dtype": "string" if dtype in ("str", "object") else dtype}
+
+
+def front_matter(name: str, meta: dict[str, Any], root: Path | str = layout.CODE_ROOT) -> dict[str, Any]:
+    """The card's Hugging Face–style YAML header: licence, tags, size, the split files and the features."""
+    schema, splits = meta.get("schema") or {}, meta.get("splits") or {}
+    files, features = schema.get("files") or {}, schema.get("features") or {}
+    licence = about(name, root)["license"]
+    out: dict[str, Any] = {"license": HUB_LICENSES.get(licence, "other"), "pretty_name": name, **hub_tags(name, root)}
+    if out["license"] == "other":
+        out["license_name"] = licence
+    if splits:
+        out["size_categories"] = [size_category(sum(int(s.get("num_samples") or 0) for s in splits.values()))]
+    data_files = [{"split": split, "path": files[split]} for split in sorted(splits) if isinstance(files.get(split), str)]
+    if data_files:
+        out["configs"] = [{"config_name": "default", "data_files": data_files}]
+    columns = [hub_feature(n, spec) for n, spec in sorted(features.items())
+               if isinstance(spec, dict) and spec.get("column", n) == n]
+    if columns or splits:
+        out["dataset_info"] = {"features": columns, "splits": [
+            {"name": split, "num_examples": info.get("num_samples")} for split, info in sorted(splits.items())]}
+    return out
+
+
 def render_card(meta: dict[str, Any], root: Path | str = layout.CODE_ROOT) -> str:
     """The card's markdown: a pure function of the metadata and the pipeline's declared facts under `root`."""
     name = meta.get("dataset", {}).get("name", "dataset")
@@ -182,7 +239,17 @@ def render_card(meta: dict[str, Any], root: Path | str = layout.CODE_ROOT) -> st
         ["## Lineage", "", *lineage_section(meta), ""],
         ["## How to load", "", *load_section(name, meta)],
     ]
-    return "\n".join(line for section in sections for line in section).rstrip() + "\n"
+    header = yaml.safe_dump(front_matter(name, meta, root), sort_keys=False, allow_unicode=True, width=1000)
+    body = "\n".join(line for section in sections for line in section).rstrip() + "\n"
+    return f"---\n{header}---\n\n{body}"
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """A card's YAML front matter (empty when it has none) and its markdown body."""
+    if not text.startswith("---\n"):
+        return {}, text
+    header, sep, body = text[4:].partition("\n---\n")
+    return (yaml.safe_load(header) or {}, body.lstrip("\n")) if sep else ({}, text)
 
 
 def write_card(dataset: str, root: Path) -> str | None:

@@ -59,10 +59,11 @@ class Release:
 
 def release_paths(dataset: str, root: Path) -> list[str]:
     """Files a release commits: pipeline definition, lock, params and Hub pin (or the `.dvc` files of curated
-    data), metadata, its card and .gitignore."""
+    data), metadata, its card, its Croissant description and .gitignore."""
     candidates = [
         layout.dvc_yaml(dataset), layout.dvc_lock(dataset), layout.params_yaml(dataset), layout.hub_pin(dataset),
-        layout.metadata_json(dataset), layout.card_md(dataset), layout.data_file(dataset, ".gitignore"),
+        layout.metadata_json(dataset), layout.card_md(dataset), layout.croissant_json(dataset),
+        layout.data_file(dataset, ".gitignore"),
     ]
     dvcfiles = [p.relative_to(root).as_posix() for p in layout.curated_dvcfiles(root, dataset)]
     return [p for p in candidates if (root / p).exists()] + dvcfiles
@@ -119,10 +120,13 @@ def lock_drift(repo, dataset: str) -> list[str]:
 
 
 def commit_and_tag(dataset: str, version: Version, root: Path) -> str:
-    """Commit the release files and its attestation (signed for `version` when a signing key is set) and create
-    the annotated tag; return the commit. A rebased, re-versioned release commit is amended, never stacked."""
+    """Write the release's Croissant description, commit the release files and its attestation (signed for
+    `version` when a signing key is set) and create the annotated tag; return the commit. A rebased, re-versioned
+    release commit is amended, never stacked."""
     from steps.release.attest import write_attestation
+    from steps.release.croissant import write_croissant  # it names the version: rewritten on renumbering
 
+    write_croissant(dataset, version.tag, root)
     paths = release_paths(dataset, root)
     signed = write_attestation(dataset, version, paths, root)
     paths += signed
@@ -315,7 +319,20 @@ def publish_release(
     repo=None,
 ) -> Release | None:
     """Publish what is reproduced as a new version; None when nothing changed since the latest release."""
+    from steps.kit.lineage_events import LineageRun, read_lineage, reported
+
     root = Path(root).resolve()
+    outs = sorted(p for p in lock_outputs(_read(root / layout.dvc_lock(dataset))) if p != layout.metadata_json(dataset))
+    with reported(LineageRun(f"{dataset}.publish", outs, []), root) as run:  # OpenLineage: START, COMPLETE/FAIL
+        made = publish_checked(dataset, bump, automated, push, root, repo)
+        if made is not None:
+            run.outputs = [made.tag]
+            run.lineage, run.metadata = read_lineage(dataset, root)
+    return made
+
+
+def publish_checked(dataset: str, bump: Bump, automated: bool, push: bool, root: Path, repo) -> Release | None:
+    """The publish rules: sync with origin, skip what is released, refuse what is not publishable, release."""
     if push:
         sync_with_origin(dataset, root)
     if (root / layout.dvc_lock(dataset)).exists() and already_released(dataset, root):

@@ -11,7 +11,7 @@ import pytest
 from steps import layout
 from steps.errors import DregError
 from steps.kit.files import write_json
-from steps.release.card import render_card, write_card
+from steps.release.card import render_card, split_front_matter, write_card
 
 META = {
     "dataset": {"name": "wine-quality"},
@@ -38,6 +38,27 @@ def test_card_is_byte_identical_for_the_same_metadata_and_follows_a_statistic(tm
     text = first.decode()
     for expected in ("CC BY 4.0", "float64", "| train | 10 |", "red.csv", "c0ffee", "open_frame", "dvc get"):
         assert expected in text
+
+
+def test_card_front_matter_is_what_the_hub_reads_and_follows_the_metadata() -> None:
+    from huggingface_hub import DatasetCard
+
+    meta = copy.deepcopy(META)
+    meta["schema"]["features"]["wine_type"] = {"dtype": "int64", "classes": ["red", "white"]}
+    meta["schema"]["features"]["label"] = {"column": "quality", "classes": [5, 6]}  # an alias: no column of its own
+    text = render_card(meta)
+    header, body = split_front_matter(text)
+    assert DatasetCard(text).data.to_dict() == header and body.startswith("# wine-quality\n")
+    assert header["license"] == "cc-by-4.0" and header["size_categories"] == ["n<1K"]
+    assert header["configs"] == [{"config_name": "default",
+                                  "data_files": [{"split": "train", "path": "processed/train/train.parquet"}]}]
+    assert header["dataset_info"] == {
+        "features": [{"name": "alcohol", "dtype": "float64"}, {"name": "quality", "dtype": "int64"},
+                     {"name": "wine_type", "dtype": {"class_label": {"names": {"0": "red", "1": "white"}}}}],
+        "splits": [{"name": "train", "num_examples": 10}]}
+    meta["splits"]["train"]["num_samples"] = 12_000
+    assert split_front_matter(render_card(meta))[0]["size_categories"] == ["10K<n<100K"]
+    assert split_front_matter(render_card({"dataset": {"name": "my-questions"}}))[0]["license"] == "other"
 
 
 def test_card_has_the_prompt_version_and_a_pgvector_snippet() -> None:

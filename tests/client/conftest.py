@@ -48,8 +48,9 @@ def make_toy(base: Path, remote_url: str, env: dict[str, str], endpoint: str | N
         (data / "processed" / split).mkdir(parents=True)
         pd.DataFrame({"x": range(rows), "label": ["a", "b", "c"] * (rows // 3)}).to_parquet(
             data / "processed" / split / f"{split}.parquet", index=False)
-    (data / "metadata.json").write_text(json.dumps({"splits": {"train": {"num_samples": 6},
-                                                               "val": {"num_samples": 3}}}))
+    (data / "metadata.json").write_text(json.dumps({
+        "splits": {"train": {"num_samples": 6}, "val": {"num_samples": 3}},
+        "schema": {"features": {"x": {"dtype": "int64"}, "label": {"dtype": "string", "classes": ["a", "b", "c"]}}}}))
     run(root, *DVC, "add", "-q", str(data / "processed"), env=env)
     run(root, *DVC, "push", "-q", env=env)
     run(root, "git", "add", "-A")

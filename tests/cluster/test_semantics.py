@@ -181,5 +181,6 @@ def test_pods_get_config_from_the_configmap_and_lineage_env() -> None:
     assert stage["envFrom"] == [{"configMapRef": {"name": "data-registry-env"}}]
     env = {e["name"]: e for e in stage["env"]}
     assert env["ARGO_WORKFLOW_UID"]["value"] == "{{workflow.uid}}"
+    assert env["ARGO_WORKFLOW_NAME"]["value"] == "{{workflow.name}}"  # the parent run of OpenLineage events
     assert env["DOCKER_IMAGE_TAG"]["value"] == "{{inputs.parameters.image}}"
     assert not any("{{" in s and "}}" not in s for s in strings(DOCS))

@@ -17,7 +17,7 @@ OUTSIDE_COMMANDS = [
     ("stage", "wine-quality", "download"), ("publish", "wine-quality"), ("add", "questions", "q.csv", "--new"),
     ("search", "how do I publish"), ("catalog", "build", "-o", "site"), ("prompts", "register"),
     ("promote", "wine-quality@1.0.0", "--to", "prod"), ("history", "wine-quality"), ("ls", "wine-quality"),
-    ("get", "wine-quality"), ("update", "emotion"),
+    ("get", "wine-quality"), ("update", "emotion"), ("croissant", "wine-quality"),
 ]
 
 

@@ -12,6 +12,7 @@ from dreg_client.api import (
     download,
     get_url,
     load,
+    log_input,
     open_frame,
     open_table,
     read_bytes,
@@ -40,6 +41,6 @@ __version__ = "0.2.0"
 __all__ = [
     "AttestationError", "BadReference", "CredentialsMissing", "DataFile", "DatasetNotFound", "IntegrityError", "ObjectMissing",
     "PathNotFound", "Registry", "RegistryError", "Release", "RemoteNotConfigured", "RemoteUnavailable", "Version",
-    "VersionNotFound", "download", "get_url", "load", "open_frame", "open_table", "read_bytes", "read_metadata",
-    "read_ray", "resolve", "resolve_tag",
+    "VersionNotFound", "download", "get_url", "load", "log_input", "open_frame", "open_table", "read_bytes",
+    "read_metadata", "read_ray", "resolve", "resolve_tag",
 ]

@@ -151,20 +151,38 @@ def split_files(reg: Registry, release: Release, split: str) -> list[str]:
 
 def load(ref: str, split: str | None = None, repo: Repo = ".", format: Literal["pandas", "arrow"] = "pandas",
          remote: str | None = None, version: str | None = None, trusted_keys: KeySpec = None,
-         require_signed: bool | None = None) -> Any:
+         require_signed: bool | None = None, mlflow_context: str | None = None) -> Any:
     """A release's split as a pandas DataFrame (or pyarrow Table with `format="arrow"`), like
     `datasets.load_dataset(..., revision=)`: `load("wine-quality@prod", split="train", repo=URL)`.
 
     Without `split`, a dict of every split the release's metadata lists. One resolution, one DVC filesystem.
+    With `mlflow_context` (e.g. "training"), the release is also logged as a dataset input of the active MLflow
+    run (`dreg-client[mlflow]`): its tag, digest, registry and schema.
     """
     if format not in ("pandas", "arrow"):
         raise RegistryError(f"unknown format {str(format)[:20]!r}", 'use format="pandas" or format="arrow"')
     with opened(repo, remote, trusted_keys, require_signed) as reg:
         release = reg.resolve(ref, version)
-        splits = sorted(release_metadata(reg, release).get("splits") or {})
-        if split is None:
-            return {name: load_split(reg, release, name, splits, format) for name in splits}
-        return load_split(reg, release, split, splits, format)
+        meta = release_metadata(reg, release)
+        splits = sorted(meta.get("splits") or {})
+        data = ({name: load_split(reg, release, name, splits, format) for name in splits} if split is None
+                else load_split(reg, release, split, splits, format))
+        if mlflow_context is not None:
+            from dreg_client.tracking import log_release_input
+
+            log_release_input(reg, release, meta, mlflow_context)
+        return data
+
+
+def log_input(ref: str, context: str = "training", repo: Repo = ".", remote: str | None = None,
+              version: str | None = None) -> Any:
+    """Log the release `ref` names as a dataset input of the active MLflow run (`dreg-client[mlflow]`), for data
+    read some other way than `load`; return the logged `mlflow.data` dataset."""
+    from dreg_client.tracking import log_release_input
+
+    with opened(repo, remote) as reg:
+        release = reg.resolve(ref, version)
+        return log_release_input(reg, release, release_metadata(reg, release), context)
 
 
 def load_split(reg: Registry, release: Release, split: str, splits: list[str], format: str) -> Any:
