@@ -1,5 +1,5 @@
 """Which image each DVC stage runs in: the first image whose installed extras provide every package the
-stage's code imports (its source files are the `.py` deps `make deps` writes into its dvc.yaml entry)."""
+stage's code imports (its source files are the modules of its code identity, `steps.refs.code_identity`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from steps import layout
-from steps.kit.files import load_yaml
+from steps.refs.code_identity import PACKAGES, stage_files
 
 # Image input → the extras its Dockerfile installs (images/pipeline.Dockerfile, images/ray.Dockerfile).
 IMAGE_EXTRAS: dict[str, tuple[str, ...]] = {"image": ("prompts",), "ray_image": ("embeddings",)}
@@ -22,7 +22,7 @@ PYPROJECT = layout.CODE_ROOT / "pyproject.toml"
 
 
 def imported_packages(files: list[Path]) -> set[str]:
-    """Top-level third-party packages imported anywhere in `files` (stdlib and `steps` left out)."""
+    """Top-level third-party packages imported anywhere in `files` (stdlib and first-party left out)."""
     found: set[str] = set()
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
@@ -30,19 +30,12 @@ def imported_packages(files: list[Path]) -> set[str]:
                 found |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 found.add(node.module.split(".")[0])
-    return {name for name in found if name not in sys.stdlib_module_names and name != "steps"}
-
-
-def stage_sources(dataset: str, stage: str, root: Path = layout.CODE_ROOT) -> list[Path]:
-    """The source files the stage runs: the `.py` deps of its dvc.yaml entry (kept complete by `make deps`)."""
-    doc = load_yaml((root / layout.dvc_yaml(dataset)).read_text()) or {}
-    deps = [str(dep) for dep in doc["stages"][stage].get("deps") or []]
-    return [root / dep for dep in deps if dep.endswith(".py")]
+    return {name for name in found if name not in sys.stdlib_module_names and name not in dict(PACKAGES)}
 
 
 def stage_packages(dataset: str, stage: str, root: Path = layout.CODE_ROOT) -> set[str]:
     """Third-party packages the stage's code imports."""
-    return imported_packages(stage_sources(dataset, stage, root))
+    return imported_packages(stage_files(dataset, stage, root))
 
 
 def _requires(requirement: Requirement) -> set[tuple[str, str]]:
@@ -82,15 +75,9 @@ def installed(extras: tuple[str, ...], pyproject: Path = PYPROJECT) -> frozenset
     return frozenset(dist for dist, _ in seen)
 
 
-@cache
-def _import_names() -> dict[str, list[str]]:
-    """Import name → the distributions providing it (this environment; one scan of every installed package)."""
-    return metadata.packages_distributions()
-
-
 def providers(package: str) -> set[str]:
     """Distributions that install the import name `package` (in this environment)."""
-    return {canonicalize_name(d) for d in _import_names().get(package, [])}
+    return {canonicalize_name(d) for d in metadata.packages_distributions().get(package, [])}
 
 
 def missing_packages(packages: set[str], extras: tuple[str, ...]) -> set[str]:

@@ -27,6 +27,7 @@ from steps import layout
 from steps.errors import DregError
 from steps.git import git, head_commit
 from steps.kit.files import write_bytes
+from steps.refs.code_identity import refresh
 from steps.refs.lock import lock_stages, read_lock
 
 HANDOFF_DIR = "handoff"
@@ -69,6 +70,7 @@ def _stage(repo: Any, dataset: str, stage: str) -> Any:
 
 def _changed(repo: Any, dataset: str, stage: str) -> list[Any]:
     """What DVC reports as changed for the stage (empty when its deps and outputs match the lock)."""
+    refresh(repo.root_dir, dataset)  # code.yaml current before DVC compares it with the lock
     status = repo.status(targets=[layout.stage_target(repo.root_dir, dataset, stage)])
     return [change for changes in status.values() for change in changes]
 

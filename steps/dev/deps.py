@@ -1,150 +1,95 @@
-"""`make deps`: each stage's code deps in `dvc.yaml`, computed from the real import graph.
+"""`make deps`: each stage's code identity (`pipelines/<dataset>/code.yaml`) and its place in `dvc.yaml`.
 
-A stage `python -m steps.datasets.<module> <stage>` depends on the module, on what the module imports at
-top level and in the stage's function (and the module's functions it calls), and on everything those
-modules import in turn. `--check` lists stages whose `deps` differ; without it the files are rewritten.
+A stage `python -m steps.datasets.<module> <stage>` runs the module's top level, its stage function (and the
+module's functions it calls) and every first-party module those import, at any depth (`steps.refs.code_identity`).
+Its dvc.yaml entry lists its data deps and, as a DVC param, its key of code.yaml: the digests of that code
+without docstrings, comments or formatting. `--check` lists what differs; without it the files are rewritten.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import re
 import sys
-from functools import cache
 from pathlib import Path
 
 from steps import layout
+from steps.refs.code_identity import code_yaml, pipeline_identity, render
 from steps.kit.files import load_yaml
 
-PACKAGES = {"steps": ".", "dreg_client": "clients/python"}  # first-party packages and their source roots
-CMD = re.compile(r"^python -m (?P<module>steps\.[\w.]+) (?P<stage>\w+)$")
+
+def code_param(dataset: str, stage: str) -> dict[str, list[str]]:
+    """The params entry that makes a stage depend on its code identity."""
+    return {code_yaml(dataset): [stage]}
 
 
-def module_file(name: str, root: Path) -> Path | None:
-    """The source file of a `steps...` module (package `__init__.py` or module `.py`), if it exists."""
-    package = name.split(".")[0]
-    if package not in PACKAGES:
-        return None
-    base = root / PACKAGES[package] / Path(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
+def stage_problems(dataset: str, stage: str, entry: dict) -> list[str]:
+    """What a stage's dvc.yaml entry lacks or has too much for code identity (empty when right)."""
+    sources = [d for d in entry.get("deps") or [] if str(d).endswith(".py")]
+    problems = [f"{len(sources)} source-file deps (code.yaml covers them)"] if sources else []
+    if code_param(dataset, stage) not in (entry.get("params") or []):
+        problems.append(f"no param {code_yaml(dataset)}: [{stage}]")
+    return problems
 
 
-def imported_modules(nodes: list[ast.AST], root: Path) -> set[str]:
-    """`steps...` modules imported anywhere inside `nodes` (`from steps.x import y` counts `steps.x.y` if a module)."""
-    found: set[str] = set()
-    for node in (n for top in nodes for n in ast.walk(top)):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.split(".")[0] in PACKAGES}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PACKAGES:
-            found.add(node.module)
-            found |= {f"{node.module}.{a.name}" for a in node.names if module_file(f"{node.module}.{a.name}", root)}
-    return {m for m in found if module_file(m, root)}
+def stage_block(lines: list[str], stage: str) -> tuple[int, int]:
+    """[start, end) of the lines of `stage`'s entry under `stages:` (two-space indented name)."""
+    start = next(i for i, line in enumerate(lines) if line.rstrip() == f"  {stage}:")
+    end = next((i for i in range(start + 1, len(lines)) if re.match(r"^ {0,2}\S", lines[i])), len(lines))
+    return start, end
 
 
-@cache
-def closure(name: str, root: Path) -> frozenset[str]:
-    """`name` and every first-party module it imports, directly or not, at any depth of its code (cycles too)."""
-    seen, todo = set(), [name]
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        tree = ast.parse(module_file(current, root).read_text())  # type: ignore[union-attr]
-        todo += imported_modules([tree], root)
-    return frozenset(seen)
-
-
-def stage_closure(module: str, function: str, root: Path) -> set[str]:
-    """Modules a stage runs: the dataset module's top level, its stage function and the functions it calls."""
-    tree = ast.parse(module_file(module, root).read_text())  # type: ignore[union-attr]
-    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    top = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef))]
-    reached, todo = set(), [function]
-    while todo:
-        name = todo.pop()
-        if name in reached or name not in functions:
-            continue
-        reached.add(name)
-        todo += [n.id for n in ast.walk(functions[name]) if isinstance(n, ast.Name)]
-    modules = imported_modules(top + [n for n in tree.body if isinstance(n, ast.ClassDef)], root)
-    modules |= imported_modules([functions[f] for f in reached], root)
-    return {module} | {m for dep in modules - {module} for m in closure(dep, root)}
-
-
-def has_code(path: Path) -> bool:
-    """False for a file that is only a docstring (package markers import nothing and run nothing)."""
-    body = ast.parse(path.read_text()).body
-    return bool(body[1:] if body and isinstance(body[0], ast.Expr) else body)
-
-
-def code_deps(cmd: str, root: Path) -> list[str] | None:
-    """Sorted source files a stage command runs, or None when it is not a `python -m steps...` stage."""
-    match = CMD.match(cmd.strip())
-    if not match:
-        return None
-    files = (module_file(m, root) for m in stage_closure(match["module"], match["stage"], root))
-    return sorted(f.relative_to(root).as_posix() for f in files if f and has_code(f))
-
-
-def stage_deps(dataset: str, root: Path) -> dict[str, tuple[list[str], list[str]]]:
-    """Per stage: (deps in dvc.yaml, deps they should be: data deps as written, then code deps)."""
-    doc = load_yaml((root / layout.dvc_yaml(dataset)).read_text()) or {}
-    out = {}
-    for name, stage in (doc.get("stages") or {}).items():
-        code = code_deps(str(stage.get("cmd", "")), root)
-        if code is None:
-            continue
-        current = [str(d) for d in stage.get("deps") or []]
-        out[name] = (current, [d for d in current if not d.endswith(".py")] + code)
-    return out
-
-
-def rewrite_deps(text: str, stage: str, deps: list[str]) -> str:
-    """dvc.yaml text with the `deps:` list of `stage` replaced (everything else kept byte for byte)."""
-    lines, out, i = text.splitlines(keepends=True), [], 0
-    in_stage = False
-    while i < len(lines):
-        line = lines[i]
-        if re.match(r"^  \S.*:\s*$", line):
-            in_stage = line.strip() == f"{stage}:"
-        if in_stage and line.rstrip() == "    deps:":
-            out.append(line)
-            out += [f"      - {d}\n" for d in deps]
-            i += 1
-            while i < len(lines) and lines[i].startswith("      - "):
-                i += 1
-            continue
-        out.append(line)
-        i += 1
-    return "".join(out)
+def rewrite_stage(text: str, dataset: str, stage: str) -> str:
+    """dvc.yaml text with `stage`'s `.py` deps dropped and its code.yaml param added (the rest byte for byte)."""
+    lines = text.splitlines(keepends=True)
+    start, end = stage_block(lines, stage)
+    block = [line for line in lines[start:end] if not re.match(r"^      - \S+\.py\s*$", line)]
+    block = [line for i, line in enumerate(block)  # a `deps:` left without items goes
+             if not (line.rstrip() == "    deps:" and (i + 1 == len(block) or not block[i + 1].startswith("      ")))]
+    entry = [f"      - {code_yaml(dataset)}:\n", f"          - {stage}\n"]
+    if f"      - {code_yaml(dataset)}:\n" not in block:
+        keys = [i for i, line in enumerate(block) if re.match(r"^    \S", line)]
+        if "    params:\n" in block:
+            at = block.index("    params:\n")
+            after = next((k for k in keys if k > at), len(block))
+            block[after:after] = entry
+        else:
+            outs = next((k for k in keys if block[k].rstrip() == "    outs:"), len(block))
+            block[outs:outs] = ["    params:\n", *entry]
+    return "".join(lines[:start] + block + lines[end:])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m steps.dev.deps", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if a stage's deps are incomplete or stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a code.yaml or dvc.yaml entry is stale")
     parser.add_argument("--root", type=Path, default=layout.CODE_ROOT, help="registry checkout (default: this one)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     stale = 0
     for dataset in layout.pipeline_datasets(root):
-        path = root / layout.dvc_yaml(dataset)
+        identity = pipeline_identity(dataset, root)
+        path, ident_path = root / layout.dvc_yaml(dataset), root / code_yaml(dataset)
         text = path.read_text()
-        for stage, (current, wanted) in stage_deps(dataset, root).items():
-            if current == wanted:
-                continue
+        stages = (load_yaml(text) or {}).get("stages") or {}
+        for stage in identity:
+            problems = stage_problems(dataset, stage, stages[stage])
+            if problems:
+                stale += 1
+                print(f"{layout.dvc_yaml(dataset)}:{stage}: {'; '.join(problems)}")
+                text = rewrite_stage(text, dataset, stage)
+        wanted = render(identity)
+        current = ident_path.read_text() if ident_path.exists() else ""
+        if current != wanted:
             stale += 1
-            missing, extra = sorted(set(wanted) - set(current)), sorted(set(current) - set(wanted))
-            print(f"{layout.dvc_yaml(dataset)}:{stage}: missing {missing or '-'}, not imported {extra or '-'}")
-            text = rewrite_deps(text, stage, wanted)
+            old = (load_yaml(current) or {}) if current else None
+            changed = sorted(f"{s}:{m}" for s, mods in identity.items() for m in {*mods, *(old or {}).get(s, {})}
+                             if ((old or {}).get(s) or {}).get(m) != mods.get(m))
+            print(f"{code_yaml(dataset)}: {'missing' if old is None else 'stale for ' + (', '.join(changed) or 'its layout')}")
         if not args.check:
             path.write_text(text)
+            ident_path.write_text(wanted)
     if stale and args.check:
-        print("dvc.yaml deps differ from the import graph: run `make deps` and commit", file=sys.stderr)
+        print("code identity or dvc.yaml entries are stale: run `make deps` and commit", file=sys.stderr)
     return 1 if stale and args.check else 0
 
 

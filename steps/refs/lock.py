@@ -42,6 +42,8 @@ def out_sizes(lock: dict[str, Any]) -> dict[str, int]:
     return {o["path"]: o["size"] for o in lock_outs(lock) if isinstance(o.get("size"), int)}
 
 
-def recorded_params(lock: dict[str, Any]) -> list[dict[str, Any]]:
-    """The params sections (`{key: value}` per params file and stage) a dvc.lock recorded."""
-    return [section for stage in lock_stages(lock).values() for section in (stage.get("params") or {}).values()]
+def recorded_params(lock: dict[str, Any], params_file: str | None = None) -> list[dict[str, Any]]:
+    """The params sections (`{key: value}` per params file and stage) a dvc.lock recorded; only those of
+    `params_file` when given (code.yaml is a params file too)."""
+    return [section for stage in lock_stages(lock).values()
+            for path, section in (stage.get("params") or {}).items() if params_file is None or path == params_file]

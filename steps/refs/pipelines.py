@@ -101,7 +101,7 @@ def params_unchanged_since_lock(dataset: str, root: Path | str = ".") -> bool:
     if not Path(root, layout.dvc_lock(dataset)).exists():
         return False
     current = read_params_file(Path(root, layout.params_yaml(dataset)))
-    recorded = recorded_params(read_lock(dataset, root))
+    recorded = recorded_params(read_lock(dataset, root), layout.params_yaml(dataset))
     return bool(recorded) and all(param_value(current, k) == v for section in recorded for k, v in section.items())
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from steps import layout
 from steps.config import dvc_config, get_settings
 from steps.errors import DregError
+from steps.refs.code_identity import refresh
 
 
 def open_repo(root: Path | str = "."):
@@ -42,6 +43,7 @@ def reproduce(repo, dataset: str, stage: str | None = None, force: bool = False)
     """Reproduce a pipeline (or one stage of it); return the names of the stages that ran."""
     from dvc.exceptions import DvcException
 
+    refresh(repo.root_dir, dataset)  # code.yaml current before DVC compares it with dvc.lock
     try:
         stages = repo.reproduce(target(repo, dataset, stage), single_item=stage is not None, force=force)
     except DvcException as exc:

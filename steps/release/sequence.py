@@ -14,6 +14,7 @@ from steps.errors import DregError
 from steps.git import git, git_message, head_commit, show_file
 from steps.kit.metadata import stable_view
 from steps.output import console
+from steps.refs.code_identity import code_yaml, refresh
 from steps.refs.lock import lock_outputs
 from steps.refs.versions import Bump, Version, latest_version, local_tags, next_version
 from steps.release.dvc import (
@@ -58,10 +59,10 @@ class Release:
 
 
 def release_paths(dataset: str, root: Path) -> list[str]:
-    """Files a release commits: pipeline definition, lock, params and Hub pin (or the `.dvc` files of curated
+    """Files a release commits: pipeline definition, lock, params, code identity and Hub pin (or the `.dvc` files of curated
     data), metadata, its card, its Croissant description and .gitignore."""
     candidates = [
-        layout.dvc_yaml(dataset), layout.dvc_lock(dataset), layout.params_yaml(dataset), layout.hub_pin(dataset),
+        layout.dvc_yaml(dataset), layout.dvc_lock(dataset), layout.params_yaml(dataset), code_yaml(dataset), layout.hub_pin(dataset),
         layout.metadata_json(dataset), layout.card_md(dataset), layout.croissant_json(dataset),
         layout.data_file(dataset, ".gitignore"),
     ]
@@ -112,6 +113,7 @@ def lock_drift(repo, dataset: str) -> list[str]:
     """Stages of `dataset` whose params, code, dependencies or outputs differ from dvc.lock (`dvc status`)."""
     from dvc.exceptions import DvcException
 
+    refresh(repo.root_dir, dataset)  # code.yaml current, so code changed since the last run counts as drift
     try:
         status = repo.status(targets=[target(repo, dataset)])
     except DvcException as exc:
