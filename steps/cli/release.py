@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -129,7 +129,7 @@ def stage_cmd(
     console.print(f"{dataset}:{stage}: {'ran' if ran else 'up to date'}")
 
 
-class BumpKind(str, Enum):
+class BumpKind(StrEnum):
     patch = "patch"
     minor = "minor"
     major = "major"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from dreg_client import Registry, Release
-
 from steps.config import dvc_config
 
 __all__ = ["Registry", "Release", "open_registry"]

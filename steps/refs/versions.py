@@ -25,7 +25,6 @@ from dreg_client.grammar import (
     version_at,
     versions_in,
 )
-
 from steps.git import git
 
 __all__ = ["AUTOMATED_SUFFIX", "BUMPS", "FIRST", "Bump", "Version", "check_dataset", "check_stage", "datasets_in", "latest_version",

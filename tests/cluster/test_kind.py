@@ -59,7 +59,7 @@ def test_up_dry_run_prints_every_step_and_runs_nothing(tmp_path: Path) -> None:
         "kubectl -n data-registry get workflowtemplates",
     ]
     assert len(printed) == len(expected_starts)
-    for line, start in zip(printed, expected_starts):
+    for line, start in zip(printed, expected_starts, strict=True):
         line = line.replace(str(tmp_path / "bin") + "/", "")
         assert line.startswith(start), (line, start)
     assert all("--version" in line for line in printed if "--repo" in line), "chart versions must be pinned"

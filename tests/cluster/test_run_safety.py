@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from steps.dev.scaffold import update_params
 from steps.cluster.handoff import run_reasons
+from steps.dev.scaffold import update_params
 from tests.cluster.support import ROOT, load_rendered, templates_by_name
 from tests.e2e.expressions import resource_condition
 from workflows.images import missing_packages, stage_packages

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from steps import config
 from dreg_client import get_url
+from steps import config
 from steps.config import dvc_config
 from tests.support.registry import tags
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dreg_client import grammar, layout
 from dreg_client.errors import (
@@ -35,6 +35,9 @@ from dreg_client.errors import (
     RemoteUnavailable,
 )
 from dreg_client.git import git, git_message, local_refs, peeled_refs, show_bytes
+
+if TYPE_CHECKING:
+    from typing import Self  # annotations only: never imported at run time (the client runs on 3.10)
 
 CHUNK = 1 << 20
 LOCAL_UPLOAD_PACK = "git -c uploadpack.allowFilter=true upload-pack"
@@ -123,7 +126,7 @@ class Registry:
         """Open a registry (use as a context manager: `with Registry.open(url) as reg:`)."""
         return cls(location, remote=remote, config=config)
 
-    def __enter__(self) -> Registry:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -429,7 +432,7 @@ def dvc_errors(release: Release, remote: str | None, path: str | None = None) ->
         yield
     except RegistryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - classified below; anything unknown is re-raised unchanged
+    except Exception as exc:
         mapped = classify(exc, release, remote, path)
         if mapped is None:
             raise
