@@ -118,7 +118,8 @@ def checked(model: type[BaseSettings], **kwargs: Any) -> Any:
         field = str(err["loc"][0]) if err["loc"] else "?"
         info = model.model_fields.get(field)
         name = (info.alias if info and info.alias else field)
-        raise DregError(f"invalid setting {name}: {err['msg'][:120]}", f"fix {name} in the environment or .env file") from None
+        raise DregError(f"invalid setting {name}: {err['msg'][:120]}",
+                        f"fix {name} in the environment or .env file") from None
 
 
 @lru_cache(maxsize=1)

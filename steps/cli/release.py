@@ -1,4 +1,5 @@
-"""Release commands: `list`, `stage`, `run`, `publish`, `show`, `verify` — thin layers over `steps.refs`, `steps.release` and `steps.inspect`."""
+"""Release commands: `list`, `stage`, `run`, `publish`, `show`, `verify` — thin layers over `steps.refs`,
+`steps.release` and `steps.inspect`."""
 
 from __future__ import annotations
 
@@ -275,5 +276,6 @@ def audit_cmd(tags: list[str], root: Path) -> None:
     bad = [r.tag for r in reports if r.problems]
     if bad:
         raise DregError(f"{len(bad)} of {len(reports)} tag(s) fail the remote audit: {', '.join(bad[:5])}",
-                        "see the list above; delete each bad object from the remote, then `dvc push` from a clean cache")
+                        "see the list above; delete each bad object from the remote, "
+                        "then `dvc push` from a clean cache")
     console.print(f"[bold green]remote holds every object of {len(reports)} tag(s) intact[/bold green]")

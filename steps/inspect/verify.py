@@ -209,7 +209,8 @@ def audit_remote(tags: list[str], root: Path | str = ".") -> list[AuditReport]:
     try:
         odb = open_repo(root).cloud.get_remote_odb(name=remote, command="verify")
     except Exception as exc:  # noqa: BLE001 - any failure to reach the remote is one clear error
-        raise DregError(f"cannot open DVC remote '{remote}': {str(exc)[:200]}", "check the remote's URL and credentials") from None
+        raise DregError(f"cannot open DVC remote '{remote}': {str(exc)[:200]}",
+                        "check the remote's URL and credentials") from None
     return [audit_tag(tag, root, odb) for tag in tags]
 
 

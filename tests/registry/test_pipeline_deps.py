@@ -27,8 +27,8 @@ def test_a_new_import_is_reported_missing_then_written_into_every_stage_that_run
         shutil.copytree(ROOT / rel, tmp_path / rel, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "steps" / "kit" / "extra.py").write_text('"""A helper."""\n\nVALUE = 1\n')
     module = tmp_path / "steps" / "datasets" / "wine_quality.py"
-    module.write_text(module.read_text().replace("from steps import layout\n",
-                                                 "from steps import layout\nfrom steps.kit import extra  # noqa: F401\n"))
+    extra = "from steps import layout\nfrom steps.kit import extra  # noqa: F401\n"
+    module.write_text(module.read_text().replace("from steps import layout\n", extra))
     check = deps_tool(tmp_path, "--check")
     assert check.returncode == 1
     stale = [line for line in check.stdout.splitlines() if "steps/kit/extra.py" in line]
