@@ -306,7 +306,8 @@ class Registry:
             if not fs.exists(rel) or fs.isdir(rel):
                 raise PathNotFound(f"{release.tag} has no file {grammar.shown(path, 200)}",
                                    f"list its files with `dreg ls {release.ref}`")
-            data, md5 = fs.read_bytes(rel), fs.info(rel).get("md5")
+            data: bytes = fs.read_bytes(rel)
+            md5 = fs.info(rel).get("md5")
         check_md5(md5_of(iter([data])), md5, f"{release.tag}:{rel}")
         return data
 
@@ -321,7 +322,8 @@ class Registry:
                                    f"list its files with `dreg ls {release.ref}`")
             index, entry = fs.repo.get_data_index_entry(rel)
             try:
-                return index.storage_map.get_remote(entry)
+                located: tuple[Any, str] = index.storage_map.get_remote(entry)
+                return located
             except (StorageKeyError, ValueError):
                 raise RemoteNotConfigured(f"{release.tag}: no DVC remote holds {grammar.shown(path, 200)}",
                                           "pass remote= (the registry's DVC remote name)") from None
