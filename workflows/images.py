@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import sys
 import tomllib
+from collections.abc import Mapping
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -83,7 +84,7 @@ def installed(extras: tuple[str, ...], pyproject: Path = PYPROJECT) -> frozenset
 
 
 @cache
-def _import_names() -> dict[str, list[str]]:
+def _import_names() -> Mapping[str, list[str]]:
     """Import name → the distributions providing it (this environment; one scan of every installed package)."""
     return metadata.packages_distributions()
 

@@ -243,7 +243,7 @@ def verify_cmd(
         if remote_only:
             if (ref is None) == (not all_tags):
                 raise DregError("give one version or --all", "e.g. dreg verify --remote-only --all")
-            audit_cmd(reg.release_tags() if all_tags else [reg.resolve(ref).tag], root)
+            audit_cmd(reg.release_tags() if ref is None else [reg.resolve(ref).tag], root)
             return
         tag = reg.resolve(ref).tag if ref is not None and not all_tags else None
     if tag is None:

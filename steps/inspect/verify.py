@@ -126,7 +126,7 @@ def check_digest(data: bytes, expected_md5: str | None, what: str) -> bytes:
 
 def cached_outputs(lock_text: str | None, dvc_yaml_text: str | None) -> dict[str, str]:
     """{path: md5} of a pipeline lock's outputs that live in the DVC remote (not `cache: false`)."""
-    uncached = set()
+    uncached: set[str] = set()
     for stage in ((load_yaml(dvc_yaml_text or "") or {}).get("stages") or {}).values():
         for out in stage.get("outs") or []:
             if isinstance(out, dict):
