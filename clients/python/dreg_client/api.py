@@ -87,8 +87,9 @@ def open_frame(ref: str, path: str, version: str | None = None, repo: Repo = "."
 
     if path.endswith(".csv"):
         frame: pd.DataFrame = pd.read_csv(io.BytesIO(read_bytes(ref, path, version, repo, remote)))
-        return frame
-    return open_table(ref, path, version, repo, remote).to_pandas()
+    else:
+        frame = open_table(ref, path, version, repo, remote).to_pandas()
+    return frame
 
 
 def get_url(ref: str, path: str, version: str | None = None, repo: Repo = ".", remote: str | None = None) -> str:
