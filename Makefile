@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: browser demo test test-fast faults lint bench bench-attest bench-remote-list bench-tags bench-files bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
+.PHONY: browser demo test test-fast faults lint typecheck docs bench bench-attest bench-remote-list bench-tags bench-files bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
 
 venv: $(VENV)
 
@@ -41,8 +41,21 @@ faults: $(VENV)
 deps: $(VENV)
 	$(PY) -m steps.dev.deps
 
+# ruff (E501, imports, bugbear, pyupgrade), the generated docs (docs/cli.md, the README's settings table), the
+# stage deps in dvc.yaml and the rendered chart templates: each fails when stale. `make typecheck`: mypy.
 lint: $(VENV)
-	$(PY) -m ruff check steps workflows tests bench
+	$(PY) -m ruff check steps workflows tests bench clients
+	$(PY) -m steps.dev.docs --check
+	$(PY) -m steps.dev.deps --check
+	$(PY) -m workflows.render --check
+
+# mypy over steps/, workflows/ and the client (strict there): pyproject.toml [tool.mypy].
+typecheck: $(VENV)
+	$(PY) -m mypy
+
+# Rewrite the generated docs after changing a command, an option or a setting.
+docs: $(VENV)
+	$(PY) -m steps.dev.docs
 
 bench: $(VENV)
 	$(PY) -m bench.core

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 from dreg_client import load
-
 from steps.release.attest import generate_key
 from tests.support.registry import cli_env, git, local_registry, run_dreg
 from tests.support.servers import serve_sources

@@ -194,7 +194,8 @@ def precision_table(docs: list[str], queries: list[str], model_path: str, dim: i
         table.append({"backend": backend, "batch": batch, "chunks_per_s": steady, "ratio": steady / base,
                       "end_to_end_ratio": len(docs) / float(np.median(run["end_to_end"])) / base,
                       "actor_warmup_s": float(np.median(run["warmup"])), "cos_mean": float(cos.mean()),
-                      "cos_min": float(cos.min()), "recall_at_10": recall_at_k(ref_docs, ref_queries, got, got_queries)})
+                      "cos_min": float(cos.min()),
+                      "recall_at_10": recall_at_k(ref_docs, ref_queries, got, got_queries)})
     return {"bare_fp32_chunks_per_s": base, "bare_batch": batches[0], "docs": len(docs), "queries": len(queries),
             "rounds": rounds, "device": device, "concurrency": concurrency, "table": table,
             "padding": {n: padding(lengths, n) for n in batches}}
@@ -408,7 +409,8 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=512, help="chunks in the throughput comparison (1)")
     ap.add_argument("--batch-size", type=int, default=64, help="batch size of the pipeline runs (2, 5)")
     ap.add_argument("--batches", default="64,32,128", help="batch sizes of (1); the first is the bare fp32 baseline's")
-    ap.add_argument("--backends", default="", help="precisions of (1), comma-separated; default fp32 + the automatic one")
+    ap.add_argument("--backends", default="",
+                    help="precisions of (1), comma-separated; default fp32 + the automatic one")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds of (1); medians count")
     ap.add_argument("--write-rows", type=int, default=20000, help="rows in the write comparison (3)")
     ap.add_argument("--vectors", type=int, default=20000, help="vectors in the HNSW table (4)")
@@ -524,8 +526,10 @@ def pipeline_runs(root: Path, chosen: dict[str, str], batch_size: int, out: dict
 
 def print_hnsw(h: dict[str, Any], label: str) -> None:
     """One line of HNSW figures: build, size, latency and recall at ef_search 40 and 100."""
-    print(f"4. HNSW {label} ({h['vectors']} vectors, m=16, ef_construction=64): load+build {h['load_and_build_s']:.1f}s "
-          f"(index build {h['index_build_s']:.1f}s, {h['index_mb']:.0f} MB); ef_search=40 p50 {h['ef40']['p50_ms']:.2f} "
+    print(f"4. HNSW {label} ({h['vectors']} vectors, m=16, ef_construction=64): "
+          f"load+build {h['load_and_build_s']:.1f}s "
+          f"(index build {h['index_build_s']:.1f}s, {h['index_mb']:.0f} MB); "
+          f"ef_search=40 p50 {h['ef40']['p50_ms']:.2f} "
           f"ms, p95 {h['ef40']['p95_ms']:.2f} ms, recall@10 {h['ef40']['recall_at_k']:.3f}; ef_search=100 p50 "
           f"{h['ef100']['p50_ms']:.2f} ms, p95 {h['ef100']['p95_ms']:.2f} ms, recall@10 "
           f"{h['ef100']['recall_at_k']:.3f}")
@@ -543,7 +547,8 @@ def report(o: dict[str, Any]) -> None:
               f"{inc['incremental_reused']})")
     if "writer" in o:
         w = o["writer"]
-        print(f"3. full replace / executemany into an HNSW table: {w['executemany_s'] / w['full_s']:.1f}x  (goal >= 5x; "
+        print("3. full replace / executemany into an HNSW table: "
+              f"{w['executemany_s'] / w['full_s']:.1f}x  (goal >= 5x; "
               f"{w['rows']} rows: {w['full_s']:.1f}s (index build {w['index_build_s']:.1f}s with maintenance_work_mem "
               f"{w['build_memory_mb']}MB; server default {w['server_default_maintenance_work_mem']}) vs "
               f"{w['executemany_s']:.1f}s; server peak: largest backend {w['peak_backend_mb']:.0f} MB, all processes "
@@ -558,7 +563,8 @@ def report(o: dict[str, Any]) -> None:
         rows = rss["full_rows"] / rss["quarter_rows"]
         print(f"5. peak RSS full / quarter corpus ({rows:.1f}x the rows): driver "
               f"{rss['full_driver_mb'] / rss['quarter_driver_mb']:.2f} ({rss['full_driver_mb']:.0f} vs "
-              f"{rss['quarter_driver_mb']:.0f} MB), Ray workers {rss['full_workers_mb'] / rss['quarter_workers_mb']:.2f}"
+              f"{rss['quarter_driver_mb']:.0f} MB), "
+              f"Ray workers {rss['full_workers_mb'] / rss['quarter_workers_mb']:.2f}"
               f" ({rss['full_workers_mb']:.0f} vs {rss['quarter_workers_mb']:.0f} MB)")
 
 

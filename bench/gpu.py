@@ -17,7 +17,9 @@ def gpu_names() -> list[str]:
     """The visible CUDA devices by name (empty without CUDA)."""
     import torch
 
-    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    if not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
 def main() -> None:

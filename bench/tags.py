@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dreg_client
-
 from bench.core import child_cpu, goal, interleaved, print_cpu, timed
 from steps import layout
 from steps.dev.scaffold import create_registry

@@ -4,5 +4,5 @@
 `from dreg_client import load`.
 """
 
-from dreg_client import *  # noqa: F403
+from dreg_client import *
 from dreg_client import __all__  # noqa: F401

@@ -21,32 +21,58 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    profile: Profile = Field("local", alias="DREG_PROFILE")
-    dvc_remote: str = Field("local", alias="DVC_REMOTE")
-    local_remote_url: str | None = Field(None, alias="DVC_LOCAL_REMOTE_URL")
-    s3_remote_url: str | None = Field(None, alias="DVC_S3_URL")
-    s3_endpoint_url: str | None = Field(None, alias="DVC_S3_ENDPOINT_URL")
-    mirror: str | None = Field(None, alias="DREG_MIRROR")
-    download_retries: int = Field(4, ge=1, alias="DREG_DOWNLOAD_RETRIES")
-    download_backoff_s: float = Field(1.0, ge=0, alias="DREG_DOWNLOAD_BACKOFF")
-    git_remote: str = Field("origin", alias="DREG_GIT_REMOTE")
-    release_branch: str = Field("main", alias="DREG_RELEASE_BRANCH")
-    mlflow_tracking_uri: str | None = Field(None, alias="MLFLOW_TRACKING_URI")
-    mlflow_timeout_s: float = Field(10.0, gt=0, le=600, alias="DREG_MLFLOW_TIMEOUT")  # bounds each MLflow wait
-    pgvector_host: str | None = Field(None, alias="PGVECTOR_HOST")
-    pgvector_port: int = Field(5432, alias="PGVECTOR_PORT")
-    pgvector_user: str = Field("postgres", alias="PGVECTOR_USER")
-    pgvector_database: str = Field("postgres", alias="PGVECTOR_DATABASE")
-    ray_address: str | None = Field(None, alias="RAY_ADDRESS")
-    docker_image_tag: str | None = Field(None, alias="DOCKER_IMAGE_TAG")
-    argo_workflow_uid: str | None = Field(None, alias="ARGO_WORKFLOW_UID")
-    scratch: Path | None = Field(None, alias="DREG_SCRATCH")  # a throwaway rebuild keeps every side effect here
-    pgdata: Path | None = Field(None, alias="DREG_PGDATA")
-    registry_url: str | None = Field(None, alias="DREG_REGISTRY_URL")
-    ray_num_cpus: int | None = Field(None, ge=1, alias="DREG_RAY_NUM_CPUS")
-    ray_object_store_mb: int = Field(256, ge=64, alias="DREG_RAY_OBJECT_STORE_MB")
-    ray_actor_restarts: int | None = Field(None, ge=0, alias="DREG_RAY_ACTOR_RESTARTS")  # None: ray_runtime.actor_restarts
-    hub_timeout_s: float = Field(3.0, gt=0, alias="DREG_HUB_TIMEOUT")
+    profile: Profile = Field("local", alias="DREG_PROFILE",
+        description="which `.env.<profile>` file supplies defaults: `local`, `docker` or `cluster`")
+    dvc_remote: str = Field("local", alias="DVC_REMOTE",
+        description="the DVC remote releases push to: `local` (a folder) or `minio` (S3)")
+    local_remote_url: str | None = Field(None, alias="DVC_LOCAL_REMOTE_URL",
+        description="folder of the `local` DVC remote")
+    s3_remote_url: str | None = Field(None, alias="DVC_S3_URL",
+        description="bucket URL of the `minio` DVC remote (`s3://...`)")
+    s3_endpoint_url: str | None = Field(None, alias="DVC_S3_ENDPOINT_URL",
+        description="S3 endpoint of the `minio` DVC remote")
+    mirror: str | None = Field(None, alias="DREG_MIRROR",
+        description="folder or base URL serving sources offline as `<mirror>/<dataset>/<file name>`")
+    download_retries: int = Field(4, ge=1, alias="DREG_DOWNLOAD_RETRIES",
+        description="attempts per source download")
+    download_backoff_s: float = Field(1.0, ge=0, alias="DREG_DOWNLOAD_BACKOFF",
+        description="seconds of the first wait between download attempts (exponential)")
+    git_remote: str = Field("origin", alias="DREG_GIT_REMOTE",
+        description="git remote that releases push to and read origin tags from")
+    release_branch: str = Field("main", alias="DREG_RELEASE_BRANCH",
+        description="branch that release commits go to")
+    mlflow_tracking_uri: str | None = Field(None, alias="MLFLOW_TRACKING_URI",
+        description="MLflow tracking server of the prompts sources")
+    mlflow_timeout_s: float = Field(10.0, gt=0, le=600, alias="DREG_MLFLOW_TIMEOUT",
+        description="seconds each MLflow request may take; a server answering 5xx fails at once")
+    pgvector_host: str | None = Field(None, alias="PGVECTOR_HOST",
+        description="PostgreSQL + pgvector server of the embeddings (unset: an embedded server under `.dreg/`)")
+    pgvector_port: int = Field(5432, alias="PGVECTOR_PORT",
+        description="port of the pgvector server")
+    pgvector_user: str = Field("postgres", alias="PGVECTOR_USER",
+        description="user on the pgvector server")
+    pgvector_database: str = Field("postgres", alias="PGVECTOR_DATABASE",
+        description="database on the pgvector server")
+    ray_address: str | None = Field(None, alias="RAY_ADDRESS",
+        description="Ray cluster to join (unset: an in-process Ray)")
+    docker_image_tag: str | None = Field(None, alias="DOCKER_IMAGE_TAG",
+        description="image tag recorded in lineage")
+    argo_workflow_uid: str | None = Field(None, alias="ARGO_WORKFLOW_UID",
+        description="Argo workflow uid recorded in lineage")
+    scratch: Path | None = Field(None, alias="DREG_SCRATCH",
+        description="folder for every side effect of a throwaway rebuild (`dreg verify` sets it)")
+    pgdata: Path | None = Field(None, alias="DREG_PGDATA",
+        description="data folder of the embedded PostgreSQL server")
+    registry_url: str | None = Field(None, alias="DREG_REGISTRY_URL",
+        description="registry the embeddings stage reads its source release from (default: this repo)")
+    ray_num_cpus: int | None = Field(None, ge=1, alias="DREG_RAY_NUM_CPUS",
+        description="CPUs of an in-process Ray (default: all)")
+    ray_object_store_mb: int = Field(256, ge=64, alias="DREG_RAY_OBJECT_STORE_MB",
+        description="object store size of an in-process Ray, in MiB")
+    ray_actor_restarts: int | None = Field(None, ge=0, alias="DREG_RAY_ACTOR_RESTARTS",
+        description="restarts of an embedder actor (default: 0 in-process, 3 on a cluster)")
+    hub_timeout_s: float = Field(3.0, gt=0, alias="DREG_HUB_TIMEOUT",
+        description="seconds the model hub may take to say whether a model exists")
 
     @field_validator("dvc_remote", "git_remote", "release_branch")
     @classmethod
@@ -63,9 +89,12 @@ class Credentials(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_file=None)
 
-    pgvector_password: SecretStr | None = Field(None, alias="PGVECTOR_PASSWORD")
-    github_token: SecretStr | None = Field(None, alias="GITHUB_TOKEN")
-    mlflow_tracking_token: SecretStr | None = Field(None, alias="MLFLOW_TRACKING_TOKEN")
+    pgvector_password: SecretStr | None = Field(None, alias="PGVECTOR_PASSWORD",
+        description="password on the pgvector server")
+    github_token: SecretStr | None = Field(None, alias="GITHUB_TOKEN",
+        description="GitHub token of the GitHub sources (raises the API rate limit)")
+    mlflow_tracking_token: SecretStr | None = Field(None, alias="MLFLOW_TRACKING_TOKEN",
+        description="token for the MLflow tracking server")
 
 
 def profile_env_file(root: Path | None = None) -> Path:
@@ -93,7 +122,8 @@ def checked(model: type[BaseSettings], **kwargs: Any) -> Any:
         field = str(err["loc"][0]) if err["loc"] else "?"
         info = model.model_fields.get(field)
         name = (info.alias if info and info.alias else field)
-        raise DregError(f"invalid setting {name}: {err['msg'][:120]}", f"fix {name} in the environment or .env file") from None
+        raise DregError(f"invalid setting {name}: {err['msg'][:120]}",
+                        f"fix {name} in the environment or .env file") from None
 
 
 @lru_cache(maxsize=1)

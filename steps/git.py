@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 from dreg_client.git import git, git_message, local_refs, peeled_refs, show_bytes
-
 from steps.errors import DregError
 
 __all__ = ["check_ref_name", "git", "git_message", "git_out", "head_commit", "local_refs", "remote_refs",

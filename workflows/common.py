@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from dreg_client.grammar import BUMPS
 from hera.expr import C, g
 from hera.workflows import Env, Parameter, Resource, SecretEnv
 from hera.workflows.models import PodGC, PodSecurityContext, TTLStrategy
 
+from dreg_client.grammar import BUMPS
 from workflows.deployment import Deployment, SecretRef
 from workflows.profiles import PROFILES
 

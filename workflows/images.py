@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import sys
 import tomllib
+from collections.abc import Mapping
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -75,9 +76,15 @@ def installed(extras: tuple[str, ...], pyproject: Path = PYPROJECT) -> frozenset
     return frozenset(dist for dist, _ in seen)
 
 
+@cache
+def _import_names() -> Mapping[str, list[str]]:
+    """Import name → the distributions providing it (this environment; one scan of every installed package)."""
+    return metadata.packages_distributions()
+
+
 def providers(package: str) -> set[str]:
     """Distributions that install the import name `package` (in this environment)."""
-    return {canonicalize_name(d) for d in metadata.packages_distributions().get(package, [])}
+    return {canonicalize_name(d) for d in _import_names().get(package, [])}
 
 
 def missing_packages(packages: set[str], extras: tuple[str, ...]) -> set[str]:

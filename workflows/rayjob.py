@@ -30,7 +30,8 @@ DEADLINE = 6 * 3600
 TTL_AFTER_FINISHED = 60
 # Every Ray pod reads the source release from the registry's git URL (never the head's clone): the read
 # path, without the write key (only the workflow's publish step holds it).
-REGISTRY_URL_ENV = {"name": "DREG_REGISTRY_URL", "valueFrom": {"configMapKeyRef": {"name": CONFIG_MAP, "key": "GIT_REPO_URL"}}}
+REGISTRY_URL_ENV = {"name": "DREG_REGISTRY_URL",
+                    "valueFrom": {"configMapKeyRef": {"name": CONFIG_MAP, "key": "GIT_REPO_URL"}}}
 
 
 def ray_container(name: str, d: Deployment, resources: dict[str, Any]) -> dict[str, Any]:

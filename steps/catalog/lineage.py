@@ -16,7 +16,8 @@ FILL = {"source": "#ddf4ff", "upstream": "#fbefff", "prompt": "#fff8c5", "stage"
 def inputs(meta: dict[str, Any]) -> list[tuple[str, str]]:
     """(kind, label) of what the release was built from: source files, upstream tags, the prompt version."""
     lineage = meta.get("lineage", {})
-    files = [("source", str(f.get("file") or f.get("url") or "source")) for f in lineage.get("source", {}).get("files", [])]
+    sources = lineage.get("source", {}).get("files", [])
+    files = [("source", str(f.get("file") or f.get("url") or "source")) for f in sources]
     if len(files) > MAX_SOURCES:
         files = files[:MAX_SOURCES - 1] + [("source", f"… {len(files) - MAX_SOURCES + 1} more files")]
     upstream = [("upstream", tag) for _, tag in sorted((lineage.get("upstream") or {}).items())]

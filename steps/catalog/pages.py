@@ -24,7 +24,8 @@ code{font-size:13px}
 img,svg{max-width:100%;height:auto}
 .card{border:1px solid #d0d7de;border-radius:6px;padding:0 16px;margin:8px 0 16px;overflow-wrap:anywhere}
 .flag td{background:#ffebe9}.flag td:last-child{color:#cf222e;font-weight:600}
-.muted{color:#59636e}.plots figure{margin:8px 0 16px}.tag{font-family:ui-monospace,monospace;white-space:nowrap}.nw{white-space:nowrap}
+.muted{color:#59636e}.plots figure{margin:8px 0 16px}
+.tag{font-family:ui-monospace,monospace;white-space:nowrap}.nw{white-space:nowrap}
 """
 
 
@@ -96,7 +97,10 @@ def value(v: Any) -> str:
     """A compared value, compact and escaped; long values shortened with the full text as a tooltip."""
     if v is None:
         return "-"
-    text = f"{v:.6g}" if isinstance(v, float) else json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else str(v)
+    if isinstance(v, float):
+        text = f"{v:.6g}"
+    else:
+        text = json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else str(v)
     return escape(text) if len(text) <= 60 else f'<span title="{escape(text)}">{escape(text[:57])}…</span>'
 
 

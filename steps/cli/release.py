@@ -1,4 +1,5 @@
-"""Release commands: `list`, `stage`, `run`, `publish`, `show`, `verify` — thin layers over `steps.refs`, `steps.release` and `steps.inspect`."""
+"""Release commands: `list`, `stage`, `run`, `publish`, `show`, `verify` — thin layers over `steps.refs`,
+`steps.release` and `steps.inspect`."""
 
 from __future__ import annotations
 
@@ -129,8 +130,6 @@ def stage_cmd(
     console.print(f"{dataset}:{stage}: {'ran' if ran else 'up to date'}")
 
 
-
-
 BumpOption = Annotated[Bump, typer.Option("--bump", help="Version part to bump.")]  # the tag grammar's kinds
 Automated = Annotated[bool, typer.Option("--automated/--no-automated", help="Tag as -automated (scheduled runs).")]
 Push = Annotated[bool, typer.Option("--push", help="Push the release commit and tag to origin.")]
@@ -256,7 +255,7 @@ def verify_cmd(
         if remote_only:
             if (ref is None) == (not all_tags):
                 raise DregError("give one version or --all", "e.g. dreg verify --remote-only --all")
-            audit_cmd(reg.release_tags() if all_tags else [reg.resolve(ref).tag], root)
+            audit_cmd(reg.release_tags() if ref is None else [reg.resolve(ref).tag], root)
             return
         tag = reg.resolve(ref).tag if ref is not None and not all_tags else None
     if tag is None:
@@ -289,5 +288,6 @@ def audit_cmd(tags: list[str], root: Path) -> None:
     bad = [r.tag for r in reports if r.problems]
     if bad:
         raise DregError(f"{len(bad)} of {len(reports)} tag(s) fail the remote audit: {', '.join(bad[:5])}",
-                        "see the list above; delete each bad object from the remote, then `dvc push` from a clean cache")
+                        "see the list above; delete each bad object from the remote, "
+                        "then `dvc push` from a clean cache")
     console.print(f"[bold green]remote holds every object of {len(reports)} tag(s) intact[/bold green]")

@@ -57,7 +57,8 @@ class FashionParams(Params):
 def params() -> FashionParams:
     p = load_params(DATASET, FashionParams)
     if sorted(p.download.files) != sorted(FILE_KEYS):
-        raise DregError(f"params download.files must name exactly {list(FILE_KEYS)}", "see pipelines/fashion-mnist/params.yaml")
+        raise DregError(f"params download.files must name exactly {list(FILE_KEYS)}",
+                        "see pipelines/fashion-mnist/params.yaml")
     return p
 
 
@@ -113,7 +114,8 @@ def read_pair(files: dict[str, Path], source: str) -> tuple[np.ndarray, np.ndarr
     images = read_idx(files[f"{source}_images"], IMAGE_MAGIC)
     labels = read_idx(files[f"{source}_labels"], LABEL_MAGIC)
     if len(images) != len(labels):
-        raise DregError(f"{source}: {len(images)} images but {len(labels)} labels", "the IDX files do not belong together")
+        raise DregError(f"{source}: {len(images)} images but {len(labels)} labels",
+                        "the IDX files do not belong together")
     return images, labels
 
 

@@ -69,7 +69,8 @@ def fetch_from_github(d: Download) -> tuple[list[dict[str, Any]], dict[str, byte
         branch = repo.get("default_branch") or "main"
         entries.append({
             "repo": repo["name"], "default_branch": branch, "readme_path": record["path"],
-            "readme_sha": record["sha"], "commit_sha": client.last_commit(d.org_name, repo["name"], record["path"], branch),
+            "readme_sha": record["sha"],
+            "commit_sha": client.last_commit(d.org_name, repo["name"], record["path"], branch),
             "url": record.get("html_url") or repo.get("html_url"),
         })
         contents[repo["name"]] = data

@@ -38,7 +38,7 @@ QUESTIONS = """question,expected_answer,key_concepts
 How is a dataset version published?,"dreg run pushes the data to the DVC remote, checks it is there, then commits dvc.lock and tags DATASET-vX.Y.Z",dvc remote;git tag;release
 How does a training job read a version?,"dvc.api.open with rev set to the release tag, or dreg_client.open_frame",dvc.api;tag;consumer
 Where do embeddings live?,"In PostgreSQL with pgvector, one row per chunk with lineage in metadata",pgvector;HNSW;lineage
-"""
+"""  # noqa: E501  (CSV rows: one question per line)
 
 
 def sources_reachable() -> bool:

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from steps import layout
-from steps.refs.code_identity import code_yaml, pipeline_identity, render
 from steps.kit.files import load_yaml
+from steps.refs.code_identity import code_yaml, pipeline_identity, render
 
 
 def code_param(dataset: str, stage: str) -> dict[str, list[str]]:

@@ -16,8 +16,8 @@ from steps.git import git
 from steps.kit.files import load_yaml
 
 PROJECT_ROOT = layout.CODE_ROOT
-COPIED = ["steps", "clients/python", "pipelines", "prompts", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore",
-          "pyproject.toml", ".env.local", ".env.docker", ".env.cluster"]
+COPIED = ["steps", "clients/python", "pipelines", "prompts", ".dvc/config", ".dvc/.gitignore", ".dvcignore",
+          ".gitignore", "pyproject.toml", ".env.local", ".env.docker", ".env.cluster"]
 SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", "dvc.lock", layout.HUB_PIN, "*.egg-info")
 
 

@@ -53,7 +53,8 @@ def connect(target: PgTarget, app: str = APP_NAME, vector: bool = True):
         conn = psycopg.connect(target.conninfo, autocommit=True, application_name=app, connect_timeout=10)
     except psycopg.Error as exc:
         raise DregError(f"cannot connect to PostgreSQL ({target.where}): {str(exc).strip().splitlines()[0]}",
-                        "check PGVECTOR_HOST/PORT/USER/DATABASE and PGVECTOR_PASSWORD, or unset PGVECTOR_HOST") from None
+                        "check PGVECTOR_HOST/PORT/USER/DATABASE and PGVECTOR_PASSWORD, "
+                        "or unset PGVECTOR_HOST") from None
     if vector:
         ensure_vector(conn, target)
     return conn

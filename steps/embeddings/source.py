@@ -8,7 +8,6 @@ from functools import lru_cache
 from typing import Any
 
 from dreg_client import Registry
-
 from steps import layout
 from steps.config import dvc_config
 from steps.errors import DregError

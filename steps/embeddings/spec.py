@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from dreg_client.grammar import shown
 from pydantic import Field, field_validator, model_validator
 
+from dreg_client.grammar import shown
 from steps.errors import DregError
 from steps.kit.params import Params
 from steps.refs.versions import parse_tag

@@ -89,8 +89,8 @@ def describe(conn, table: str) -> TableInfo | None:
         "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
         " WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped", [oid]).fetchall())
     types = {name: cols.get(name, "").split("(")[0] for name in CONTRACT}
-    if types != CONTRACT or "(" not in cols["embedding"] or conn.execute("SELECT count(*) FROM pg_index WHERE indrelid = %s AND indisprimary",
-                                         [oid]).fetchone()[0] != 1:
+    if types != CONTRACT or "(" not in cols["embedding"] or conn.execute(
+            "SELECT count(*) FROM pg_index WHERE indrelid = %s AND indisprimary", [oid]).fetchone()[0] != 1:
         raise DregError(f"table {table} exists but is not an embeddings table (columns {cols})",
                         "choose another `table` in params.yaml; this pipeline only replaces its own tables")
     dim = int(cols["embedding"].split("(")[1].rstrip(")"))
@@ -155,7 +155,8 @@ def merge(conn, spec: VectorTable, state: dict[str, Any], full: bool | None = No
         staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(STAGE))).fetchone()[0]
         info = describe(conn, spec.table)
         if staged == 0:
-            raise DregError(f"the new set for {spec.table} is empty", "every document was dropped; nothing was replaced")
+            raise DregError(f"the new set for {spec.table} is empty",
+                            "every document was dropped; nothing was replaced")
         if info is not None and info.dim != spec.dim:
             raise DregError(f"table {spec.table} holds {info.dim}-dimensional vectors; {spec.model} makes {spec.dim}",
                             "write this model's vectors to another `table` (the old one is left as it is)")
@@ -214,8 +215,8 @@ def replace_table(conn, spec: VectorTable, info: TableInfo | None) -> MergeResul
     """Load a fresh table from the stage, index it, and swap it in for the live one (dropped) under its name."""
     t, stage = ident(spec.table), sql.Identifier(STAGE)
     fresh, fresh_pkey = derived_name(spec.table, "dreg_new"), derived_name(spec.table, "dreg_new_pkey")
-    conn.execute(sql.SQL("CREATE TABLE {} (id uuid CONSTRAINT {} PRIMARY KEY, content text NOT NULL, embedding vector({})"
-                         " NOT NULL, metadata jsonb NOT NULL) WITH (fillfactor = {})").format(
+    conn.execute(sql.SQL("CREATE TABLE {} (id uuid CONSTRAINT {} PRIMARY KEY, content text NOT NULL, "
+                         "embedding vector({}) NOT NULL, metadata jsonb NOT NULL) WITH (fillfactor = {})").format(
         sql.Identifier(fresh), sql.Identifier(fresh_pkey), sql.Literal(spec.dim), sql.Literal(FILLFACTOR)))
     rows = conn.execute(sql.SQL("INSERT INTO {} (id, content, embedding, metadata)"
                                 " SELECT id, content, embedding, metadata::jsonb FROM {}").format(

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from dreg_client.grammar import parse_stage_tag
-
 from steps import layout
 from steps.config import get_settings
 from steps.errors import DregError

@@ -127,7 +127,7 @@ def check_digest(data: bytes, expected_md5: str | None, what: str) -> bytes:
 
 def cached_outputs(lock_text: str | None, dvc_yaml_text: str | None) -> dict[str, str]:
     """{path: md5} of a pipeline lock's outputs that live in the DVC remote (not `cache: false`)."""
-    uncached = set()
+    uncached: set[str] = set()
     for stage in ((load_yaml(dvc_yaml_text or "") or {}).get("stages") or {}).values():
         for out in stage.get("outs") or []:
             if isinstance(out, dict):
@@ -210,7 +210,8 @@ def audit_remote(tags: list[str], root: Path | str = ".") -> list[AuditReport]:
     try:
         odb = open_repo(root).cloud.get_remote_odb(name=remote, command="verify")
     except Exception as exc:  # noqa: BLE001 - any failure to reach the remote is one clear error
-        raise DregError(f"cannot open DVC remote '{remote}': {str(exc)[:200]}", "check the remote's URL and credentials") from None
+        raise DregError(f"cannot open DVC remote '{remote}': {str(exc)[:200]}",
+                        "check the remote's URL and credentials") from None
     return [audit_tag(tag, root, odb) for tag in tags]
 
 

@@ -98,7 +98,7 @@ def remote_validators(url: str, headers: dict[str, str] | None = None) -> dict[s
     except requests.RequestException:
         return {}
     seen = {"etag": resp.headers.get("ETag"), "last_modified": resp.headers.get("Last-Modified"),
-            "remote_bytes": int(resp.headers["Content-Length"]) if resp.headers.get("Content-Length", "").isdigit() else None}
+            "remote_bytes": int(length) if (length := resp.headers.get("Content-Length", "")).isdigit() else None}
     return {k: v for k, v in seen.items() if v is not None}
 
 
@@ -151,14 +151,16 @@ def fetch(
             _stream_url(location, tmp, headers)
         else:
             if not Path(location).is_file():
-                raise DregError(f"mirror has no file {location}", f"put {Path(location).name} there or unset DREG_MIRROR")
+                raise DregError(f"mirror has no file {location}",
+                                f"put {Path(location).name} there or unset DREG_MIRROR")
             shutil.copyfile(location, tmp)
         digests = file_digests(tmp)
         for algo, expected in (("md5", md5), ("sha256", sha256)):
             if expected and digests[algo] != expected.lower():
                 raise DregError(
                     f"checksum mismatch for {url}: {algo} {digests[algo]} != expected {expected}",
-                    "the source changed or is corrupt; update the checksum in params.yaml only if the change is intended",
+                    "the source changed or is corrupt; "
+                    "update the checksum in params.yaml only if the change is intended",
                 )
         size = tmp.stat().st_size
     return {"url": url, "file": dest.name, "kind": kind, "bytes": size, **digests, **seen}

@@ -78,7 +78,7 @@ def check_expansion(text: str, limit: int = MAX_YAML_NODES) -> None:
     total = 0
     for event in yaml.parse(text, Loader=Loader):
         if isinstance(event, yaml.AliasEvent):
-            total += sizes.get(event.anchor, 1)
+            total += sizes.get(event.anchor or "", 1)
         elif isinstance(event, yaml.ScalarEvent):
             total += 1
             if event.anchor:

@@ -65,8 +65,10 @@ def validate_params(data: dict[str, Any], model: type[M], source: str) -> M:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        got = f" (got {bounded(err['input'])})" if err["type"] != "missing" and not isinstance(err["input"], dict) else ""
-        raise DregError(f"{source}: {bounded(where)}: {err['msg'][:200]}{got}", f"fix {bounded(where)} in {source}") from None
+        shown = err["type"] != "missing" and not isinstance(err["input"], dict)
+        got = f" (got {bounded(err['input'])})" if shown else ""
+        raise DregError(f"{source}: {bounded(where)}: {err['msg'][:200]}{got}",
+                        f"fix {bounded(where)} in {source}") from None
 
 
 def bounded(value: Any, limit: int = 80) -> str:

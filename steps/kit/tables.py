@@ -50,4 +50,4 @@ def numeric_stats(values: np.ndarray) -> dict[str, float]:
 def class_counts(labels: Sequence[Any] | np.ndarray) -> dict[str, int]:
     """Samples per class, keys as strings in natural sort order."""
     values, counts = np.unique(np.asarray(labels), return_counts=True)
-    return {str(v): int(c) for v, c in zip(values.tolist(), counts.tolist())}
+    return {str(v): int(c) for v, c in zip(values.tolist(), counts.tolist(), strict=True)}

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from dreg_client import Registry, Release
 from dreg_client.attest import KeySpec
-
 from steps.config import dvc_config
 
 __all__ = ["Registry", "Release", "open_registry"]

@@ -25,12 +25,12 @@ from dreg_client.grammar import (
     version_at,
     versions_in,
 )
-
 from steps.git import git
 
-__all__ = ["AUTOMATED_SUFFIX", "BUMPS", "FIRST", "Bump", "Version", "check_dataset", "check_stage", "datasets_in", "latest_version",
-           "list_versions", "local_tags", "next_number", "next_version", "parse_stage_tag", "parse_tag", "pick_version", "split_ref",
-           "stage_assignments", "stage_tag", "unknown_dataset", "version_at", "versions_in"]
+__all__ = ["AUTOMATED_SUFFIX", "BUMPS", "FIRST", "Bump", "Version", "check_dataset", "check_stage", "datasets_in",
+           "latest_version", "list_versions", "local_tags", "next_number", "next_version", "parse_stage_tag",
+           "parse_tag", "pick_version", "split_ref", "stage_assignments", "stage_tag", "unknown_dataset",
+           "version_at", "versions_in"]
 
 
 def local_tags(dataset: str, root: Path | str = ".") -> list[str]:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from dreg_client import attest
-
 from steps import layout
 from steps.errors import DregError
 from steps.git import git, head_commit

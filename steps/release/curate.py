@@ -110,7 +110,8 @@ def check_inputs(dataset: str, files: list[Path], root: Path, new: bool = False)
     known = layout.curated_datasets(root)
     if dataset not in known and not new:
         raise DregError(f"no curated dataset '{dataset}' yet",
-                        f"pass --new to create it (a release tag is permanent); existing: {', '.join(known[:5]) or 'none'}")
+                        "pass --new to create it (a release tag is permanent); "
+                        f"existing: {', '.join(known[:5]) or 'none'}")
     names = [f.name for f in files]
     if len(set(names)) != len(names):
         raise DregError(f"file names repeat: {names}", "each file is stored as data/<dataset>/<name>")

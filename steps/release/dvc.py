@@ -63,7 +63,8 @@ def push_outputs(repo, targets: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - any failure (DVC, botocore, fsspec) means: not published
         raise DregError(
             f"push to DVC remote '{remote}' failed: {str(exc).splitlines()[0]}",
-            "check the remote's URL/endpoint and credentials (DVC_REMOTE, DVC_S3_ENDPOINT_URL, AWS_*); nothing was published",
+            "check the remote's URL/endpoint and credentials (DVC_REMOTE, DVC_S3_ENDPOINT_URL, AWS_*); "
+            "nothing was published",
         ) from None
 
 

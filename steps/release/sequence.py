@@ -95,10 +95,12 @@ def _read(path: Path) -> str | None:
 def check_publishable(repo, dataset: str, root: Path) -> None:
     """Refuse to publish an unreproduced pipeline, outputs that drifted from dvc.lock, or demo sample data."""
     if not (root / layout.dvc_lock(dataset)).exists():
-        raise DregError(f"{dataset} has not been reproduced (no {layout.dvc_lock(dataset)})", f"run `dreg run {dataset}`")
+        raise DregError(f"{dataset} has not been reproduced (no {layout.dvc_lock(dataset)})",
+                        f"run `dreg run {dataset}`")
     drift = lock_drift(repo, dataset)
     if drift:
-        raise DregError(f"{dataset}: workspace differs from dvc.lock ({', '.join(drift)})", f"run `dreg run {dataset}` first")
+        raise DregError(f"{dataset}: workspace differs from dvc.lock ({', '.join(drift)})",
+                        f"run `dreg run {dataset}` first")
     meta = _read(root / layout.metadata_json(dataset))
     kind = json.loads(meta).get("lineage", {}).get("source", {}).get("kind") if meta else None
     allowed = git("config", "--get", ALLOW_SAMPLE_KEY, cwd=root, check=False).stdout.strip() == "true"
@@ -140,7 +142,8 @@ def commit_and_tag(dataset: str, version: Version, root: Path) -> str:
     else:
         retitle_release(dataset, version, root)
     fault_point("committed")
-    summary = ", ".join(f"{p}={h[:12]}" for p, h in sorted(lock_outputs(_read(root / layout.dvc_lock(dataset))).items()))
+    outputs = lock_outputs(_read(root / layout.dvc_lock(dataset)))
+    summary = ", ".join(f"{p}={h[:12]}" for p, h in sorted(outputs.items()))
     attestation = f"\nattestation: {layout.attestation(dataset)}" if layout.attestation(dataset) in signed and \
         (root / layout.attestation(dataset)).exists() else ""
     git(*ident, "tag", "-a", version.tag, "-m", f"{dataset} v{version.semver}\n\n{summary}{attestation}", cwd=root)
@@ -182,7 +185,8 @@ def sync_with_origin(dataset: str, root: Path) -> None:
     for tag in stranded:
         if tag_fingerprint(tag, dataset, root) != workspace:
             raise DregError(f"{tag} exists here but not on {get_settings().git_remote}, with other data than the "
-                            "workspace", f"push it (`git push {get_settings().git_remote} {tag}`) or delete it, then retry")
+                            "workspace",
+                            f"push it (`git push {get_settings().git_remote} {tag}`) or delete it, then retry")
         git("tag", "-d", tag, cwd=root)
         if tag in origin:
             git("update-ref", f"refs/tags/{tag}", origin[tag], cwd=root)

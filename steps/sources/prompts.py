@@ -144,7 +144,8 @@ def _mlflow_error(exc: Exception, what: str, uri: str) -> DregError:
     if "not found" in text.lower() or "RESOURCE_DOES_NOT_EXIST" in text:
         return DregError(f"{what} not found in the MLflow Prompt Registry ({uri_kind(uri)} at {redact(uri)})",
                          "register it with `dreg prompts register` or fix prompt.* in params.yaml")
-    return DregError(f"MLflow failed on {what} at {redact(uri)}: {text}", "check the tracking server and MLFLOW_TRACKING_URI")
+    return DregError(f"MLflow failed on {what} at {redact(uri)}: {text}",
+                     "check the tracking server and MLFLOW_TRACKING_URI")
 
 
 def load_prompt(name: str, version: int | None = None, alias: str | None = None) -> ResolvedPrompt:
@@ -204,7 +205,8 @@ def register(prompt: PromptFile, alias: str | None = None) -> tuple[int, bool]:
         if latest is not None and latest.template == prompt.template:
             version, created = int(latest.version), False
         else:
-            tags = {**prompt.tags, "sha256": text_sha256(prompt.template), "source": f"{PROMPTS_DIR}/{prompt.name}.yaml"}
+            tags = {**prompt.tags, "sha256": text_sha256(prompt.template),
+                    "source": f"{PROMPTS_DIR}/{prompt.name}.yaml"}
             pv = mlflow.genai.register_prompt(prompt.name, prompt.template, commit_message=prompt.description,
                                               tags=tags)
             version, created = int(pv.version), True

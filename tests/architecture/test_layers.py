@@ -29,9 +29,9 @@ def layer_of(module: str) -> int | None:
     best: tuple[int, int] | None = None
     for index, rooms in enumerate(LAYERS):
         for room in rooms:
-            if module == room or module.startswith(room + "."):
-                if best is None or len(room) > best[1]:
-                    best = (index, len(room))
+            inside = module == room or module.startswith(room + ".")
+            if inside and (best is None or len(room) > best[1]):
+                best = (index, len(room))
     return None if best is None else best[0]
 
 

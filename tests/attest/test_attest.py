@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from dreg_client import AttestationError, IntegrityError, download, load, read_metadata
 from dreg_client import attest as client_attest
-
 from steps.release.attest import generate_key
 from tests.support.registry import Released, cli_env, git, local_registry, run_dreg, tags
 from tests.support.servers import SourceServer

@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 from dreg_client import load
-
 from steps.dev.scaffold import update_params
 from steps.release.attest import generate_key
 from tests.support.registry import cli_env, commit_all, git, run_dreg, tags

@@ -31,7 +31,8 @@ def test_card_is_byte_identical_for_the_same_metadata_and_follows_a_statistic(tm
     assert write_card("wine-quality", tmp_path) == layout.card_md("wine-quality")
     first = (tmp_path / layout.card_md("wine-quality")).read_bytes()
     write_card("wine-quality", tmp_path)
-    assert (tmp_path / layout.card_md("wine-quality")).read_bytes() == first == render_card(copy.deepcopy(META)).encode()
+    written = (tmp_path / layout.card_md("wine-quality")).read_bytes()
+    assert written == first == render_card(copy.deepcopy(META)).encode()
     changed = copy.deepcopy(META)
     changed["metrics"]["features"]["alcohol"]["mean"] = 10.75
     assert render_card(changed) != render_card(META)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dreg_client
 import pytest
+
+import dreg_client
 from dreg_client.git import BlobReader, git
 
 

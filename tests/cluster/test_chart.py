@@ -83,7 +83,8 @@ def test_argo_expressions_survive_helm_templating(default_docs: list[dict[str, A
     tags, digests = yaml.safe_load(IMAGE_VALUES.read_text()), yaml.safe_load(DIGEST_VALUES.read_text())
     images = {
         "image": f"ghcr.io/opencloudhub/data-registry-pipeline:{tags['image']['tag']}@{digests['image']['digest']}",
-        "ray_image": f"ghcr.io/opencloudhub/data-registry-ray:{tags['rayImage']['tag']}@{digests['rayImage']['digest']}",
+        "ray_image": "ghcr.io/opencloudhub/data-registry-ray:"
+                     f"{tags['rayImage']['tag']}@{digests['rayImage']['digest']}",
     }
     rendered = render.documents(replace(Deployment(), **images), render.ray_version())
     templated = {d["metadata"]["name"]: d for d in default_docs if d["apiVersion"] == "argoproj.io/v1alpha1"}
@@ -184,7 +185,8 @@ def test_rbac_allows_exactly_what_the_workflows_need(default_docs: list[dict[str
     their RayJob, only the fan-out creates Workflows; each template runs as its own identity."""
     roles = by_kind(default_docs, "Role")
     granted = {
-        name: {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+        name: {(g, r): set(rule["verbs"])
+               for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
         for name, role in roles.items()
     }
     task_results = {("argoproj.io", "workflowtaskresults"): {"create", "patch"}}
@@ -281,4 +283,5 @@ def test_images_need_their_digest_outside_kind(helm: str) -> None:
     assert kind.returncode == 0, kind.stderr
     pinned = subprocess.run([*template, "-f", str(DIGEST_VALUES)], capture_output=True, text=True, check=True)
     digest = yaml.safe_load(DIGEST_VALUES.read_text())["image"]["digest"]
-    assert f"data-registry-pipeline:{yaml.safe_load(IMAGE_VALUES.read_text())['image']['tag']}@{digest}" in pinned.stdout
+    tag = yaml.safe_load(IMAGE_VALUES.read_text())["image"]["tag"]
+    assert f"data-registry-pipeline:{tag}@{digest}" in pinned.stdout

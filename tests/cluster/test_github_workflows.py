@@ -200,7 +200,8 @@ def test_images_build_on_code_changes_only_and_tag_by_commit_sha() -> None:
     assert push["branches"] == ["main"] and "tags" not in push
     globs = push["paths"]
     assert {"steps/**", "images/**", "pyproject.toml"} <= set(globs)
-    release_commit = ["pipelines/wine-quality/dvc.lock", "data/wine-quality/metadata.json", "data/wine-quality/README.md"]
+    release_commit = ["pipelines/wine-quality/dvc.lock", "data/wine-quality/metadata.json",
+                      "data/wine-quality/README.md"]
     assert not any(fnmatch.fnmatch(path, glob) for path in release_commit for glob in globs)
     assert fnmatch.fnmatch("steps/kit/files.py", "steps/**")
     job = doc["jobs"]["build"]

@@ -15,8 +15,8 @@ from dvc.repo import Repo
 from typer.testing import CliRunner
 
 from steps.cli.handoff import handoff_app
-from steps.errors import DregError
 from steps.cluster.handoff import export_stage, import_stage
+from steps.errors import DregError
 
 DATASET = "demo-embeddings"
 

@@ -55,11 +55,12 @@ def test_up_dry_run_prints_every_step_and_runs_nothing(tmp_path: Path) -> None:
         "kubectl -n data-registry create secret generic data-registry-git",
         "docker build -f ",
         "kind load docker-image data-registry-pipeline:dev",
-        f"helm upgrade --install data-registry {ROOT}/charts/data-registry --namespace data-registry -f {ROOT}/charts/data-registry/values-kind.yaml",
+        (f"helm upgrade --install data-registry {ROOT}/charts/data-registry --namespace data-registry "
+         f"-f {ROOT}/charts/data-registry/values-kind.yaml"),
         "kubectl -n data-registry get workflowtemplates",
     ]
     assert len(printed) == len(expected_starts)
-    for line, start in zip(printed, expected_starts):
+    for line, start in zip(printed, expected_starts, strict=True):
         line = line.replace(str(tmp_path / "bin") + "/", "")
         assert line.startswith(start), (line, start)
     assert all("--version" in line for line in printed if "--repo" in line), "chart versions must be pinned"

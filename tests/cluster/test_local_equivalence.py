@@ -1,4 +1,5 @@
-"""The cluster path and the local path are the same code: the rendered steps, run in order, release what `dreg run` does."""
+"""The cluster path and the local path are the same code: the rendered steps, run in order, release what
+`dreg run` does."""
 
 from __future__ import annotations
 

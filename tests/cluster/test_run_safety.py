@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from steps.dev.scaffold import update_params
 from steps.cluster.handoff import run_reasons
+from steps.dev.scaffold import update_params
 from tests.cluster.support import ROOT, load_rendered, templates_by_name
 from tests.e2e.expressions import resource_condition
 from workflows.images import missing_packages, stage_packages
@@ -179,7 +179,8 @@ def test_images_are_never_referenced_by_a_mutable_or_missing_tag(tag: str, tmp_p
 
     values = tmp_path / "v.yaml"
     digest = "sha256:" + "ab" * 32  # present, so that only the tag can be refused
-    values.write_text(f'image: {{tag: "{tag}", digest: "{digest}"}}\nrayImage: {{tag: "0123abc", digest: "{digest}"}}\n')
+    values.write_text(f'image: {{tag: "{tag}", digest: "{digest}"}}\n'
+                      f'rayImage: {{tag: "0123abc", digest: "{digest}"}}\n')
     refused = subprocess.run([helm_binary(), "template", "x", str(CHART), "-f", str(values)],
                              capture_output=True, text=True, check=False)
     assert refused.returncode != 0 and "tag" in refused.stderr

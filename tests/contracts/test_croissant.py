@@ -9,8 +9,8 @@ from pathlib import Path
 
 import mlcroissant as mlc
 import pytest
-from dreg_client import Registry
 
+from dreg_client import Registry
 from steps import layout
 from tests.contracts.conftest import RELEASED
 from tests.support.registry import Released, run_dreg

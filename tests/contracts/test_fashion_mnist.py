@@ -30,7 +30,7 @@ def test_lightning_trainer_reads_28x28_images_through_ray(released_all, registry
     mean, std = meta["metrics"]["train"]["pixel_mean"], meta["metrics"]["train"]["pixel_std"]
     ds = read_ray("fashion-mnist", f"processed/{split}/{split}.parquet", "1.0.0", repo=registry_address)
     schema = ds.schema()
-    assert dict(zip(schema.names, map(str, schema.types))) == {
+    assert dict(zip(schema.names, map(str, schema.types), strict=True)) == {
         "image": "fixed_size_list<element: fixed_size_list<element: uint8>[28]>[28]", "label": "uint8"}
 
     images, labels = official(prefix)

@@ -27,8 +27,8 @@ def test_plain_read_parquet_finds_no_files_on_the_pinned_ray(released_all, outsi
 
 
 def test_read_ray_from_the_s3_remote(registry, dreg, s3_endpoint, outside, ray_local, monkeypatch):
-    env = {"DVC_REMOTE": "minio", "DVC_S3_URL": f"s3://{s3_endpoint.bucket}/ray", "DVC_S3_ENDPOINT_URL": s3_endpoint.url,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    env = {"DVC_REMOTE": "minio", "DVC_S3_URL": f"s3://{s3_endpoint.bucket}/ray",
+           "DVC_S3_ENDPOINT_URL": s3_endpoint.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     result = dreg("run", "fashion-mnist", "--push", **env)
     assert result.returncode == 0, result.stderr
     shutil.rmtree(registry.remote)  # the data must come from S3

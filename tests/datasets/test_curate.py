@@ -84,7 +84,8 @@ def test_add_of_an_unknown_dataset_needs_new(registry, dreg, tmp_path):
     csv_file = tmp_path / "questions.csv"
     csv_file.write_text(GOOD)
     result = dreg("add", DATASET, str(csv_file))
-    assert result.returncode == 1 and f"no curated dataset '{DATASET}' yet" in result.stderr and "--new" in result.stderr
+    assert result.returncode == 1
+    assert f"no curated dataset '{DATASET}' yet" in result.stderr and "--new" in result.stderr
     assert tags(registry.root) == [] and status(registry.root) == ""
 
 

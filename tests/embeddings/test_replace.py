@@ -87,7 +87,7 @@ def test_incremental_rerun_embeds_only_new_or_changed_chunks(switch):
     assert 0 < len(fresh) < len(after)
     assert run["embedded"] == len(fresh)
     assert run["reused"] == len(after) - len(fresh)
-    for row_id, (digest, version, vector) in after.items():
+    for row_id, (_digest, version, vector) in after.items():
         assert version == V2_TAG
         if row_id in before:
             assert vector == before[row_id][2]

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from steps.dev.scaffold import Registry
-from steps.release.sequence import tag_fingerprint
 from steps.inspect.verify import audit_remote
 from steps.refs.handle import open_registry
+from steps.release.sequence import tag_fingerprint
 from tests.support.registry import cli_env, run_dreg
 
 DATASET = "wine-quality"

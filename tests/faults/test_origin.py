@@ -83,4 +83,5 @@ def test_concurrent_publishers_all_land(registry, tmp_path, fault):
              for t in ref_map(registry.origin)}
     assert seeds == {"11", "22", "33"}
     for tag in ref_map(registry.origin):  # every release commit names the version tagged on it
-        assert git(registry.origin, "log", "-1", "--format=%s", tag) == f"chore({DATASET}): release v{tag.split('-v')[1]}"
+        subject = git(registry.origin, "log", "-1", "--format=%s", tag)
+        assert subject == f"chore({DATASET}): release v{tag.split('-v')[1]}"

@@ -11,8 +11,8 @@ import sys
 import pandas as pd
 import pytest
 
-from steps import layout
 from dreg_client import load
+from steps import layout
 from tests.registry.test_versions_grammar import V1, release_two
 from tests.support.registry import Released
 from tests.support.servers import SourceServer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-from steps.refs.code_identity import code_yaml
 from steps.dev.scaffold import commit_all
+from steps.refs.code_identity import code_yaml
 from tests.support.registry import tags
 
 

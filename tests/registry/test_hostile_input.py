@@ -13,7 +13,8 @@ pytestmark = pytest.mark.xdist_group("hostile-input")  # one worker: the tests s
 
 PARAMS = "pipelines/wine-quality/params.yaml"
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+    f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+    for p, n in zip("abcdefgh", "bcdefghi", strict=True))
 
 
 @pytest.fixture(scope="module")

@@ -103,7 +103,7 @@ class Collector(http.server.BaseHTTPRequestHandler):
 
     received: list[tuple[str, dict[str, Any]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Collector.received.append((self.path, json.loads(body)))
         self.send_response(201)

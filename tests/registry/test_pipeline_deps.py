@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from steps import layout
-from steps.refs.code_identity import code_yaml, pipeline_identity
 from steps.kit.files import load_yaml
+from steps.refs.code_identity import code_yaml, pipeline_identity
 
 ROOT = layout.CODE_ROOT
 

@@ -91,7 +91,8 @@ def test_two_promoters_racing_both_land(two, tmp_path):
     results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
     assert [rc for _, _, rc in results] == [0, 0], results
     assert stage_tags(two.reg.origin) == ["wine-quality#prod#1", "wine-quality#prod#2"]
-    assigned = {fields(two.reg.origin, t)["version"]: fields(two.reg.origin, t)["by"] for t in stage_tags(two.reg.origin)}
+    assigned = {fields(two.reg.origin, t)["version"]: fields(two.reg.origin, t)["by"]
+                for t in stage_tags(two.reg.origin)}
     assert assigned == {"1.0.0": "a <a@localhost>", "1.1.0": "b <b@localhost>"}  # no assignment lost
 
 

@@ -33,7 +33,8 @@ def test_run_publishes_v1_and_consumers_read_it_by_tag(registry, dreg, source_se
     assert 0 < meta["metrics"]["train"]["pixel_mean"] < 1 and 0 < meta["metrics"]["train"]["pixel_std"] < 1
     lineage = meta["lineage"]
     files = {f["file"]: f for f in lineage["source"]["files"]}
-    assert files["train-images-idx3-ubyte.gz"]["md5"] == source_server.md5["fashion-mnist"]["train-images-idx3-ubyte.gz"]
+    name = "train-images-idx3-ubyte.gz"
+    assert files[name]["md5"] == source_server.md5["fashion-mnist"][name]
     assert lineage["source"]["kind"] == "url" and lineage["params"]["process"]["sample_fraction"] == 1.0
     assert lineage["code_commit"]
 

@@ -117,8 +117,8 @@ def test_get_and_ls_over_an_s3_dvc_remote(tmp_path, source_server, s3_endpoint: 
     consumer = tmp_path / "consumer"
     consumer.mkdir()
     listing = ls_json(released, consumer, "wine-quality", "processed/val", "--repo", str(released.reg.origin))
-    assert listing["files"] == [{"path": "processed/val/val.parquet", "md5": expected,
-                                 "size": (released.reg.root / "data/wine-quality/processed/val/val.parquet").stat().st_size}]
+    size = (released.reg.root / "data/wine-quality/processed/val/val.parquet").stat().st_size
+    assert listing["files"] == [{"path": "processed/val/val.parquet", "md5": expected, "size": size}]
     released.dreg("get", "wine-quality@1.0.0", "processed/val", "--repo", str(released.reg.origin), "-o", "dl",
                   cwd=consumer)
     assert md5(consumer / "dl/val/val.parquet") == expected

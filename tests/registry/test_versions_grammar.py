@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from steps.errors import DregError
-from steps.refs.stages import current_stages
 from steps.refs.handle import open_registry
+from steps.refs.stages import current_stages
 from steps.refs.versions import list_versions
 from tests.support.registry import Released, cli_env, local_registry, run_dreg, tags
 from tests.support.servers import SourceServer

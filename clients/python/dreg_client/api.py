@@ -66,7 +66,8 @@ def release_metadata(reg: Registry, release: Release) -> dict[str, Any]:
     data = reg.read_file(release, layout.metadata_json(release.dataset))
     if data is None:
         raise PathNotFound(f"{release.tag} has no metadata.json", "curated datasets carry no metadata; see `dreg ls`")
-    return json.loads(data)
+    meta: dict[str, Any] = json.loads(data)
+    return meta
 
 
 def read_metadata(ref: str, version: str | None = None, repo: Repo = ".", remote: str | None = None,
@@ -92,15 +93,19 @@ def open_frame(ref: str, path: str, version: str | None = None, repo: Repo = "."
     import pandas as pd
 
     if path.endswith(".csv"):
-        return pd.read_csv(io.BytesIO(read_bytes(ref, path, version, repo, remote, trusted_keys, require_signed)))
-    return open_table(ref, path, version, repo, remote, trusted_keys, require_signed).to_pandas()
+        frame: pd.DataFrame = pd.read_csv(io.BytesIO(read_bytes(ref, path, version, repo, remote, trusted_keys,
+                                                                  require_signed)))
+    else:
+        frame = open_table(ref, path, version, repo, remote, trusted_keys, require_signed).to_pandas()
+    return frame
 
 
 def get_url(ref: str, path: str, version: str | None = None, repo: Repo = ".", remote: str | None = None) -> str:
     """Storage URL of a file of a release (in its DVC remote: a local folder, `s3://…`)."""
     with opened(repo, remote) as reg:
         fs, where = reg.storage(reg.resolve(ref, version), path)
-        return fs.unstrip_protocol(where)
+        url: str = fs.unstrip_protocol(where)
+        return url
 
 
 def read_ray(ref: str, path: str, version: str | None = None, repo: Repo = ".", remote: str | None = None,
@@ -117,7 +122,9 @@ def read_ray(ref: str, path: str, version: str | None = None, repo: Repo = ".", 
     with opened(repo, remote) as reg:
         fs, where = reg.storage(reg.resolve(ref, version), path)
     arrow_fs = pafs.LocalFileSystem() if fs.protocol == "local" else pafs.PyFileSystem(pafs.FSSpecHandler(fs.fs))
-    return ray.data.read_datasource(ParquetDatasource(where, filesystem=arrow_fs, file_extensions=None, **read_args))
+    dataset: ray.data.Dataset = ray.data.read_datasource(
+        ParquetDatasource(where, filesystem=arrow_fs, file_extensions=None, **read_args))
+    return dataset
 
 
 def download(ref: str, path: str, dest: str | os.PathLike[str], version: str | None = None, repo: Repo = ".",

@@ -30,7 +30,7 @@ def git_bytes(*args: str, cwd: Path | str | None = None) -> subprocess.Completed
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
 
 
-def git_message(proc: subprocess.CompletedProcess) -> str:
+def git_message(proc: subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]) -> str:
     """The meaningful lines of a failed git command (server messages, errors), joined and bounded."""
     err = proc.stderr or proc.stdout or ""
     text_out = err.decode(errors="replace") if isinstance(err, bytes) else err

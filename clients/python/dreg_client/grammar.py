@@ -140,7 +140,8 @@ def join_ref(ref: str, version: str | None) -> str:
 
 def is_stage_name(wanted: str | None) -> bool:
     """True when `wanted` names a promotion stage rather than a version (`prod`, not `1.2.0`/`latest`/a tag)."""
-    return bool(wanted) and not re.match(r"v?\d", wanted or "") and wanted != "latest" and parse_tag(wanted or "") is None
+    text = wanted or ""
+    return bool(text) and not re.match(r"v?\d", text) and text != "latest" and parse_tag(text) is None
 
 
 def pick_version(versions: list[Version], dataset: str, wanted: str | None, where: str = "") -> Version:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dreg_client import attest, grammar, layout
 from dreg_client.errors import (
@@ -36,6 +36,9 @@ from dreg_client.errors import (
     RemoteUnavailable,
 )
 from dreg_client.git import BlobReader, blobs, git, git_message, local_refs, peeled_refs
+
+if TYPE_CHECKING:
+    from typing import Self  # annotations only: never imported at run time (the client runs on 3.10)
 
 CHUNK = 1 << 20
 STAGING_PREFIX = ".dreg-get-"  # a download's staging folder inside its destination (renamed into place at the end)
@@ -136,7 +139,7 @@ class Registry:
         the publishers' public keys, `require_signed` refuses unsigned releases (see `dreg_client.attest`)."""
         return cls(location, remote=remote, config=config, trusted_keys=trusted_keys, require_signed=require_signed)
 
-    def __enter__(self) -> Registry:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -404,7 +407,8 @@ class Registry:
             if not exists(fs, rel) or fs.isdir(rel):
                 raise PathNotFound(f"{release.tag} has no file {grammar.shown(path, 200)}",
                                    f"list its files with `dreg ls {release.ref}`")
-            data, md5 = fs.read_bytes(rel), fs.info(rel).get("md5")
+            data: bytes = fs.read_bytes(rel)
+            md5 = fs.info(rel).get("md5")
         digests = attest.digests_of([data])
         check_md5(digests.md5, md5, f"{release.tag}:{rel}")
         check_signed(signed, release, rel, digests)
@@ -422,7 +426,8 @@ class Registry:
                                    f"list its files with `dreg ls {release.ref}`")
             index, entry = fs.repo.get_data_index_entry(rel)
             try:
-                return index.storage_map.get_remote(entry)
+                located: tuple[Any, str] = index.storage_map.get_remote(entry)
+                return located
             except (StorageKeyError, ValueError):
                 raise RemoteNotConfigured(f"{release.tag}: no DVC remote holds {grammar.shown(path, 200)}",
                                           "pass remote= (the registry's DVC remote name)") from None
@@ -587,7 +592,7 @@ def dvc_errors(release: Release, remote: str | None, path: str | None = None) ->
         yield
     except RegistryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - classified below; anything unknown is re-raised unchanged
+    except Exception as exc:
         mapped = classify(exc, release, remote, path)
         if mapped is None:
             raise
