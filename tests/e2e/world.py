@@ -89,9 +89,10 @@ def write_values(path: Path, images: Any, git: GitServer, s3: S3Endpoint, pg: Po
 
     def image(ref: str) -> dict[str, str]:
         repository, tag = ref.rsplit(":", 1)
-        return {"repository": repository, "tag": tag}
+        return {"repository": repository, "tag": tag, "digest": ""}
 
     values = {
+        "localImages": True,  # built here, never pushed: no registry digest (as on kind)
         "image": image(images.pipeline),
         "rayImage": image(images.ray),
         "git": {"repoUrl": origin, "authorName": "data-registry-bot", "authorEmail": "bot@localhost"},
