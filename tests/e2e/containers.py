@@ -102,23 +102,41 @@ class Cluster:
         if spec is None:
             raise PodError(f"volume {name!r} is not defined")
         folder = Path(tempfile.mkdtemp(prefix=f"vol-{name}-", dir=self.logs))
-        for kind, store, key in (
-            ("secret", self.secrets, "secretName"),
-            ("configMap", self.config_maps, "name"),
-        ):
-            if kind in spec:
-                ref = spec[kind]
-                if ref[key] not in store and not ref.get("optional"):
-                    raise PodError(f"{kind} {ref[key]!r} for volume {name!r} not found")
-                for item, value in store.get(ref[key], {}).items():
-                    path = folder / item
-                    path.write_text(value)
-                    path.chmod(int(ref.get("defaultMode", 0o644)))
-                    os.chown(path, 0, fs_group if fs_group is not None else 0)
-        if not any(k in spec for k in ("secret", "configMap", "emptyDir")):
+        sources: list[tuple[str, dict[str, Any], str]] = [
+            (kind, spec[kind], key) for kind, key in (("secret", "secretName"), ("configMap", "name")) if kind in spec]
+        projected = spec.get("projected")
+        if projected is not None:  # one folder from several sources; the projection's defaultMode applies
+            for source in projected.get("sources", []):
+                for kind in ("secret", "configMap"):
+                    if kind in source:
+                        sources.append((kind, {"defaultMode": projected.get("defaultMode", 0o644), **source[kind]},
+                                        "name"))
+        for kind, ref, key in sources:
+            self.materialise(folder, name, kind, ref, ref[key], fs_group)
+        if not any(k in spec for k in ("secret", "configMap", "emptyDir", "projected")):
             raise PodError(f"volume {name!r}: unsupported source {sorted(spec)}")
         folder.chmod(0o755 if "emptyDir" not in spec else 0o777)
         return folder
+
+    def materialise(self, folder: Path, volume: str, kind: str, ref: dict[str, Any], name: str,
+                    fs_group: int | None) -> None:
+        """Write a secret's or configMap's keys into `folder` as the kubelet does: every key, or only `items`
+        (key → path), mode `defaultMode`; a missing object or key fails the pod unless `optional`."""
+        store = self.secrets if kind == "secret" else self.config_maps
+        if name not in store and not ref.get("optional"):
+            raise PodError(f"{kind} {name!r} for volume {volume!r} not found")
+        data = store.get(name, {})
+        items = ref.get("items") or [{"key": k, "path": k} for k in data]
+        for item in items:
+            if item["key"] not in data:
+                if ref.get("optional"):
+                    continue
+                raise PodError(f"{kind} {name!r} has no key {item['key']!r} (volume {volume!r})")
+            path = folder / item["path"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(data[item["key"]])
+            path.chmod(int(item.get("mode", ref.get("defaultMode", 0o644))))
+            os.chown(path, 0, fs_group if fs_group is not None else 0)
 
     def mount_flags(
         self, container: dict[str, Any], pod_volumes: list[dict[str, Any]], fs_group: int | None
