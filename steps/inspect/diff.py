@@ -14,8 +14,8 @@ from steps.kit.schema import schema_changes
 from steps.refs.versions import Version
 
 DEFAULT_THRESHOLD_PCT = 5.0
-SECTIONS = {"schema": "schema (bump it needs)", "params": "params", "sources": "sources", "samples": "samples", "classes": "class share",
-            "metrics": "metrics"}
+SECTIONS = {"schema": "schema (bump it needs)", "params": "params", "sources": "sources", "samples": "samples",
+            "classes": "class share", "metrics": "metrics"}
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,8 @@ def front_matter(name: str, meta: dict[str, Any], root: Path | str = layout.CODE
         out["license_name"] = licence
     if splits:
         out["size_categories"] = [size_category(sum(int(s.get("num_samples") or 0) for s in splits.values()))]
-    data_files = [{"split": split, "path": files[split]} for split in sorted(splits) if isinstance(files.get(split), str)]
+    data_files = [{"split": split, "path": files[split]} for split in sorted(splits)
+                  if isinstance(files.get(split), str)]
     if data_files:
         out["configs"] = [{"config_name": "default", "data_files": data_files}]
     columns = [hub_feature(n, spec) for n, spec in sorted(features.items())
