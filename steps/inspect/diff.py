@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from steps import layout
 from steps.errors import DregError
@@ -48,7 +48,7 @@ def flatten(doc: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def is_number(x: Any) -> bool:
+def is_number(x: Any) -> TypeGuard[int | float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
