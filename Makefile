@@ -41,10 +41,11 @@ faults: $(VENV)
 deps: $(VENV)
 	$(PY) -m steps.dev.deps
 
-# ruff (E501, imports, bugbear, pyupgrade), the generated docs (docs/cli.md, the README's settings table), the
-# stage deps in dvc.yaml and the rendered chart templates: each fails when stale. `make typecheck`: mypy.
+# ruff (E501, imports, bugbear, pyupgrade), mypy, the generated docs (docs/cli.md, the README's settings table),
+# the stage deps in dvc.yaml and the rendered chart templates: each fails when stale. `make typecheck`: mypy alone.
 lint: $(VENV)
 	$(PY) -m ruff check steps workflows tests bench clients
+	$(PY) -m mypy
 	$(PY) -m steps.dev.docs --check
 	$(PY) -m steps.dev.deps --check
 	$(PY) -m workflows.render --check

@@ -226,8 +226,8 @@ def print_precision_table(p: dict[str, Any]) -> None:
               f"{r['end_to_end_ratio']:>6.2f} {r['actor_warmup_s']:>7.1f} {r['cos_mean']:>9.5f} {r['cos_min']:>8.5f} "
               f"{r['recall_at_10']:>9.3f}")
     for batch, pad in p["padding"].items():
-        print(f"   padding at batch {batch}: {pad['arrival']:.0%} extra tokens in arrival order, {pad['by_length']:.0%} "
-              "grouped by token length (the embed stage's order)")
+        print(f"   padding at batch {batch}: {pad['arrival']:.0%} extra tokens in arrival order, "
+              f"{pad['by_length']:.0%} grouped by token length (the embed stage's order)")
 
 
 class ServerPeakRss(Sampler):

@@ -47,8 +47,9 @@ def sizing_inputs(*attributes: str) -> list[Parameter]:
 
 def profile_value(attribute: str) -> str:
     """`attribute` of the profile named by the workflow parameter `compute_profile`."""
-    table = {name: str(getattr(profile, attribute)) for name, profile in PROFILES.items()}
-    return f"{C(table)[g.workflow.parameters.compute_profile]:=}"
+    # Hera types a Constant's dict keys as expr scalars and an index as str; expr indexes by any node
+    table: dict[Any, Any] = {name: str(getattr(profile, attribute)) for name, profile in PROFILES.items()}
+    return f"{C(table)[g.workflow.parameters.compute_profile]:=}"  # type: ignore[index]
 
 
 def sized_resources(**extra_limits: str) -> dict[str, dict[str, str]]:
@@ -100,7 +101,9 @@ def workflow_settings(d: Deployment, service_account: str) -> dict[str, Any]:
 
 def secret_env(name: str, ref: SecretRef) -> SecretEnv:
     """An environment variable read from a Secret key."""
-    return SecretEnv(name=name, secret_name=ref.name, secret_key=ref.key, optional=ref.optional or None)
+    # `optional` may be the chart's placeholder (a str filled in with true or false), where Hera types a bool
+    optional = ref.optional or None
+    return SecretEnv(name=name, secret_name=ref.name, secret_key=ref.key, optional=optional)  # type: ignore[arg-type]
 
 
 def data_env(d: Deployment) -> list[SecretEnv]:
@@ -151,7 +154,8 @@ class _ManifestDumper(yaml.SafeDumper):
 
     def choose_scalar_style(self) -> str:
         """Plain style for `Number` placeholders; PyYAML's choice for everything else."""
-        return "" if self.event.style == "number" else super().choose_scalar_style()
+        number = isinstance(self.event, yaml.ScalarEvent) and self.event.style == "number"
+        return "" if number else super().choose_scalar_style()
 
 
 def _number(dumper: yaml.SafeDumper, value: Number) -> yaml.ScalarNode:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import operator
+from collections.abc import Sequence
 from functools import reduce
 from typing import Any, NamedTuple
 
@@ -18,11 +19,14 @@ from hera.workflows import (
     Resources,
     RetryStrategy,
     SecretEnv,
+    Step,
     Task,
     WorkflowTemplate,
 )
 from hera.workflows.models import (
     Backoff,
+    ExecutorConfig,
+    IntOrString,
     Mutex,
     ObjectMeta,
     PersistentVolumeClaim,
@@ -93,7 +97,7 @@ RAY_FAILURE = "status.jobStatus in (FAILED,STOPPED),status.jobDeploymentStatus i
 TRANSIENT: dict[str, Any] = {
     "resources": Resources(cpu_request="100m", cpu_limit="1", memory_request="256Mi", memory_limit="1Gi"),
     "retry_strategy": RetryStrategy(
-        limit=3, retry_policy="Always", backoff=Backoff(duration="30s", factor=2, max_duration="10m")
+        limit=3, retry_policy="Always", backoff=Backoff(duration="30s", factor=IntOrString(2), max_duration="10m")
     ),
     "active_deadline_seconds": STEP_DEADLINE,
 }
@@ -119,13 +123,13 @@ def pod_step(
         env_from=[ConfigMapEnvFrom(name=CONFIG_MAP)],
         volume_mounts=mounts,
         automount_service_account_token=False,
-        executor={"serviceAccountName": d.service_account},
+        executor=ExecutorConfig(service_account_name=d.service_account),
         **spec,
     )
 
 
 def dreg(
-    name: str, args: list[str], inputs: list[Parameter], env: list[SecretEnv | Env], d: Deployment, **spec: Any
+    name: str, args: list[str], inputs: list[Parameter], env: Sequence[SecretEnv | Env], d: Deployment, **spec: Any
 ) -> Container:
     """`dreg ARGS` in the checkout (or `command` ending in `dreg "$@"`), with credentials `env` and lineage."""
     env_all = [*env, *lineage_env("image")]
@@ -160,8 +164,8 @@ def publish(dataset: str, d: Deployment) -> Container:
     `tag`: the release it made, or the one already holding these outputs (a retry after a push reports it)."""
     automated = flag("is_automated", "--automated", "--no-automated")
     args = ["publish", dataset, "--bump", arg("bump_type"), "--push", automated, "--result", TAG_RESULT]
-    env = [secret_env("GITHUB_TOKEN", d.git_token), secret_env("DREG_SIGNING_KEY", d.signing_key), *data_env(d),
-           *push_env(d)]
+    env: list[SecretEnv | Env] = [secret_env("GITHUB_TOKEN", d.git_token),
+                                  secret_env("DREG_SIGNING_KEY", d.signing_key), *data_env(d), *push_env(d)]
     tag = Parameter(name="tag", value_from=ValueFrom(path=TAG_RESULT))
     return dreg(
         "publish",
@@ -289,12 +293,20 @@ def stage_tasks(name: str, pipeline: Pipeline, stage_t: Container, ray: RayTempl
     stage a check, the RayJob (only when the check says it must run) and the import."""
     if name != pipeline.ray_stage or ray is None:
         image = {"image": arg(stage_image(pipeline.dataset, name))}
-        return [stage_t(name=task_name(name), arguments={"stage": name, "force": arg("force"), **image})]
-    check = ray.check(name=f"check-{task_name(name)}", arguments={"stage": name, **passthrough("force", "image")})
+        return [in_dag(stage_t(name=task_name(name), arguments={"stage": name, "force": arg("force"), **image}))]
+    check_args = {"stage": name, **passthrough("force", "image")}
+    check = in_dag(ray.check(name=f"check-{task_name(name)}", arguments=check_args))
     must_run = f"{check.get_parameter('run').value}"
     force_flag = flag("force", "--force", "--no-force")
     ray_args = {"stage": name, "commit": COMMIT, "force_flag": force_flag, **passthrough("ray_image")}
-    run = ray.run(name=task_name(name), arguments=ray_args, when=f"{must_run} == true")
-    wait = ray.wait(name=f"wait-{task_name(name)}", when=f"{must_run} == true")
+    run = in_dag(ray.run(name=task_name(name), arguments=ray_args, when=f"{must_run} == true"))
+    wait = in_dag(ray.wait(name=f"wait-{task_name(name)}", when=f"{must_run} == true"))
     import_args = {"stage": name, "ran": must_run, **passthrough("image")}
-    return [check, run, wait, ray.import_(name=f"import-{task_name(name)}", arguments=import_args)]
+    return [check, run, wait, in_dag(ray.import_(name=f"import-{task_name(name)}", arguments=import_args))]
+
+
+def in_dag(node: Step | Task | None) -> Task:
+    """A template called inside a DAG context: Hera returns its Task (typed Step | Task | None)."""
+    if not isinstance(node, Task):
+        raise TypeError(f"expected a DAG task, got {type(node).__name__}")
+    return node

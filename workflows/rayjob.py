@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hera.workflows import Env
+from hera.workflows import Env, SecretEnv
 
 from workflows.common import (
     PART_OF,
@@ -36,7 +36,7 @@ REGISTRY_URL_ENV = {"name": "DREG_REGISTRY_URL",
 
 def ray_container(name: str, d: Deployment, resources: dict[str, Any]) -> dict[str, Any]:
     """A Ray pod's container: the Ray image, cluster settings, the registry URL, credentials and lineage."""
-    env: list[Env] = [*lineage_env("ray_image"), secret_env("GITHUB_TOKEN", d.git_token), *data_env(d)]
+    env: list[Env | SecretEnv] = [*lineage_env("ray_image"), secret_env("GITHUB_TOKEN", d.git_token), *data_env(d)]
     return {
         "name": name,
         "image": arg("ray_image"),

@@ -74,7 +74,8 @@ app.add_typer(handoff_app, name="handoff", hidden=True)  # cluster plumbing: the
 
 
 class Terminated(BaseException):
-    """SIGINT, SIGTERM or SIGHUP, raised where the process is so that cleanup (`finally`, staging folders) runs as for ^C."""
+    """SIGINT, SIGTERM or SIGHUP, raised where the process is so that cleanup (`finally`, staging folders)
+    runs as for ^C."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)

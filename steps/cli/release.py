@@ -96,7 +96,7 @@ def setup_dvc_logging() -> None:
 def list_cmd(repo: RepoOption = None, as_json: JsonFlag = False) -> None:
     """Datasets, their published versions (newest first) and promotion stages; `--repo` reads another registry."""
     with reading(repo) as reg:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for dataset in reg.datasets():
             versions = reg.versions(dataset)
             rows.append({"dataset": dataset, "latest": versions[0].semver if versions else None,

@@ -178,9 +178,9 @@ def export_stage(repo: Any, dataset: str, stage: str, key: str, remote: str | No
         "lock": entry,
         "files": files,
     }
-    fs, path = bundle_location(repo, remote, key, dataset, stage)
-    fs.makedirs(fs.parent(path), exist_ok=True)
-    fs.pipe_file(path, json.dumps(bundle, sort_keys=True, indent=1).encode())
+    fs, location = bundle_location(repo, remote, key, dataset, stage)
+    fs.makedirs(fs.parent(location), exist_ok=True)
+    fs.pipe_file(location, json.dumps(bundle, sort_keys=True, indent=1).encode())
     return bundle
 
 

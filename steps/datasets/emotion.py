@@ -138,7 +138,7 @@ def split_metrics(frame: pd.DataFrame) -> dict[str, Any]:
     return {
         "class_distribution": class_counts(frame["label"].to_numpy()),
         "text_length_chars": length_stats(text.str.len().to_numpy()),
-        "text_length_tokens": length_stats(text.str.split().str.len().to_numpy()),
+        "text_length_tokens": length_stats(text.str.split().map(len).to_numpy()),
         "duplicate_texts": int(text.duplicated().sum()),
         "empty_texts": int((text.str.strip() == "").sum()),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -158,8 +159,10 @@ def analyze() -> None:
     """Pixel mean/std of the training split, class names and per-split distributions into metadata.json."""
     splits = {s: read_split(s) for s in SPLITS}
     mean, std = pixel_moments(splits["train"][0])
-    metrics = {s: {"class_distribution": {CLASSES[int(k)]: v for k, v in class_counts(y).items()}}
-               for s, (_, y) in splits.items()}
+    metrics: dict[str, dict[str, Any]] = {
+        s: {"class_distribution": {CLASSES[int(k)]: v for k, v in class_counts(y).items()}}
+        for s, (_, y) in splits.items()
+    }
     metrics["train"].update(pixel_mean=round(mean, 8), pixel_std=round(std, 8))
     write_metadata(
         DATASET,

@@ -129,7 +129,8 @@ def download() -> None:
         shard_rows = shard.metadata.num_rows
     write_parquet(table, ROWS)
     write_sources(DATASET, [{"url": url, "file": ROWS.name, "kind": kind, "revision": commit,
-                             "ref": p.download.revision, "row_groups": groups, "shard_rows": shard_rows, "rows": table.num_rows,
+                             "ref": p.download.revision, "row_groups": groups, "shard_rows": shard_rows,
+                             "rows": table.num_rows,
                              "bytes": ROWS.stat().st_size, **file_digests(ROWS)}])
 
 

@@ -14,7 +14,9 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
+from typing import cast
 
 import requests
 from rich.table import Table
@@ -83,7 +85,8 @@ def readme_documents() -> dict[str, str]:
             "data-registry-architecture": (PROJECT_ROOT / "docs" / "architecture.md").read_text()}
     for name in README_PACKAGES:
         try:
-            body = metadata(name).get_payload() or ""
+            payload = cast(Message, metadata(name)).get_payload()  # PackageMetadata is an email Message
+            body = payload if isinstance(payload, str) else ""
         except PackageNotFoundError:
             continue
         if len(body) > 500:

@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             old = (load_yaml(current) or {}) if current else None
             changed = sorted(f"{s}:{m}" for s, mods in identity.items() for m in {*mods, *(old or {}).get(s, {})}
                              if ((old or {}).get(s) or {}).get(m) != mods.get(m))
-            print(f"{code_yaml(dataset)}: {'missing' if old is None else 'stale for ' + (', '.join(changed) or 'its layout')}")
+            state = "missing" if old is None else "stale for " + (", ".join(changed) or "its layout")
+            print(f"{code_yaml(dataset)}: {state}")
         if not args.check:
             path.write_text(text)
             ident_path.write_text(wanted)

@@ -50,7 +50,7 @@ def content_sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def decode_document(data: bytes) -> tuple[str | None, str | None]:
+def decode_document(data: bytes) -> tuple[str, None] | tuple[None, str]:
     """UTF-8 text of a document, or (None, reason) for an empty or binary one."""
     if b"\x00" in data:
         return None, "binary"

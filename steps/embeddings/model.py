@@ -121,9 +121,9 @@ def load_model(path: str, device: str = "cpu", precision: str = "fp32") -> Any:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    kwargs = {} if precision == "fp32" else {"model_kwargs": {"torch_dtype": torch_dtype(precision)}}
+    model_kwargs = None if precision == "fp32" else {"torch_dtype": torch_dtype(precision)}
     try:
-        return SentenceTransformer(path, device=device, local_files_only=Path(path).is_dir(), **kwargs)
+        return SentenceTransformer(path, device=device, local_files_only=Path(path).is_dir(), model_kwargs=model_kwargs)
     except Exception as exc:  # noqa: BLE001  (corrupt or incompatible weights)
         raise DregError(f"cannot load model from {path}: {str(exc).splitlines()[0]}",
                         "check `model` in params.yaml") from None

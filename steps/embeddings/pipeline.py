@@ -43,14 +43,14 @@ def read_batch(batch: dict[str, np.ndarray], *, repo: str, dataset: str, tag: st
 def document_rows(entry: dict[str, Any], data: bytes | None, cfg: ChunkConfig, base: dict[str, Any]) -> list[dict]:
     """Output rows of one document: its chunks, and a row per dropped chunk or for a dropped document."""
     file = entry["file"]
-    reason = "missing" if data is None else None
-    if data is not None and entry.get("sha256") and hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        reason = "checksum_mismatch"
-    text = None
-    if reason is None:
-        text, reason = decode_document(data)
-    if text is None:
-        return [_row(file, reason, document=True)]
+    if data is None:
+        return [_row(file, "missing", document=True)]
+    if entry.get("sha256") and hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        return [_row(file, "checksum_mismatch", document=True)]
+    decoded = decode_document(data)
+    if decoded[0] is None:
+        return [_row(file, decoded[1], document=True)]
+    text = decoded[0]
     rows, index = [], 0
     for piece in chunk_markdown(text, cfg):
         if piece.drop_reason:
@@ -121,7 +121,7 @@ class Embedder:
                  batch_size: int, precision: str = "fp32") -> None:
         self.model_path, self.dim, self.known, self.device, self.threads = model_path, dim, known, device, threads
         self.batch_size, self.precision = batch_size, precision
-        self.model = None
+        self.model: Any = None  # a SentenceTransformer, loaded on first use
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if self.model is None:
@@ -203,13 +203,16 @@ def build_dataset(manifest: list[dict[str, Any]], ref: SourceRef, cfg: ChunkConf
     import ray.data
 
     items = [{"file": e["file"], "repo": e["repo"], "url": e.get("url"), "sha256": e.get("sha256")} for e in manifest]
-    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 64)))
+    ds: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 64)))
     read = {"repo": ref.repo, "dataset": ref.dataset, "tag": ref.tag}
     chunk = {"cfg": asdict(cfg), "base": base}
     precision = base["embedding_precision"]
     if embed_placement(concurrency)["num_gpus"] == 0:
         return embed_stage(ds, model_path, dim, known, batch_size, concurrency, precision,
                            documents={"read": read, "chunk": chunk})
-    ds = ds.map_batches(read_batch, batch_size=READ_BATCH, batch_format="numpy", fn_kwargs=read)
-    ds = ds.map_batches(chunk_batch, batch_size=READ_BATCH, batch_format="numpy", fn_kwargs=chunk)
+    # Ray types the function as one-argument, though `fn_kwargs` fills its keyword-only parameters
+    ds = ds.map_batches(read_batch, batch_size=READ_BATCH, batch_format="numpy",  # type: ignore[arg-type]
+                        fn_kwargs=read)
+    ds = ds.map_batches(chunk_batch, batch_size=READ_BATCH, batch_format="numpy",  # type: ignore[arg-type]
+                        fn_kwargs=chunk)
     return embed_stage(ds, model_path, dim, known, batch_size, concurrency, precision)

@@ -79,9 +79,9 @@ class EmbedParams(Params):
 class AnalyzeParams(Params):
     """How the analyze stage measures HNSW recall against an exact scan."""
 
-    recall_queries: int = Field(50, ge=1, le=10000)
-    recall_k: int = Field(10, ge=1, le=1000)
-    ef_search: int = Field(40, ge=1, le=1000)
+    recall_queries: int = Field(default=50, ge=1, le=10000)
+    recall_k: int = Field(default=10, ge=1, le=1000)
+    ef_search: int = Field(default=40, ge=1, le=1000)
 
 
 class EmbeddingsParams(Params):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from steps import layout
 from steps.errors import DregError
@@ -14,8 +14,8 @@ from steps.kit.schema import schema_changes
 from steps.refs.versions import Version
 
 DEFAULT_THRESHOLD_PCT = 5.0
-SECTIONS = {"schema": "schema (bump it needs)", "params": "params", "sources": "sources", "samples": "samples", "classes": "class share",
-            "metrics": "metrics"}
+SECTIONS = {"schema": "schema (bump it needs)", "params": "params", "sources": "sources", "samples": "samples",
+            "classes": "class share", "metrics": "metrics"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def flatten(doc: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def is_number(x: Any) -> bool:
+def is_number(x: Any) -> TypeGuard[int | float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 

@@ -80,7 +80,8 @@ def ref_outputs(rev: str, root: Path) -> set[str]:
             oids |= set(cached_outputs(lock.decode() if lock else None, dvc_yaml.decode() if dvc_yaml else None)
                         .values())
         elif name.startswith(f"{layout.DATA}/") and name.endswith(".dvc"):
-            oids |= {o["md5"] for o in read_at(rev, name, root).get("outs") or [] if isinstance(o, dict) and o.get("md5")}
+            outs = read_at(rev, name, root).get("outs") or []
+            oids |= {o["md5"] for o in outs if isinstance(o, dict) and o.get("md5")}
     return oids
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from numpy.typing import ArrayLike
 
 from steps.kit.files import atomic_path
 
@@ -16,7 +16,7 @@ PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1
 
 
 def split_indices(
-    n: int, val_fraction: float, seed: int, stratify: Sequence[Any] | np.ndarray | None = None
+    n: int, val_fraction: float, seed: int, stratify: ArrayLike | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/val row indices (sorted); stratified per class when `stratify` is given."""
     rng = np.random.default_rng(seed)
@@ -41,13 +41,13 @@ def write_parquet(table: pa.Table, path: Path | str) -> None:
         pq.write_table(table, tmp, **PARQUET_OPTIONS)
 
 
-def numeric_stats(values: np.ndarray) -> dict[str, float]:
+def numeric_stats(values: ArrayLike) -> dict[str, float]:
     """mean, std (population), min, max of a numeric column, rounded for stable JSON."""
     v = np.asarray(values, dtype=np.float64)
     return {k: round(float(f(v)), 8) for k, f in (("mean", np.mean), ("std", np.std), ("min", np.min), ("max", np.max))}
 
 
-def class_counts(labels: Sequence[Any] | np.ndarray) -> dict[str, int]:
+def class_counts(labels: ArrayLike) -> dict[str, int]:
     """Samples per class, keys as strings in natural sort order."""
     values, counts = np.unique(np.asarray(labels), return_counts=True)
     return {str(v): int(c) for v, c in zip(values.tolist(), counts.tolist(), strict=True)}

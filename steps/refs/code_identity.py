@@ -12,6 +12,7 @@ import ast
 import hashlib
 import importlib.util
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +84,7 @@ class Resolver:
             self.digests[module] = digest(tree) if tree.body else None
         return self.digests[module]
 
-    def imports(self, nodes: list[ast.AST], current: str) -> set[str]:
+    def imports(self, nodes: Sequence[ast.AST], current: str) -> set[str]:
         """First-party modules imported anywhere inside `nodes` of module `current` (`from a import b` counts
         `a.b` when that is a module; relative imports resolved against `current`)."""
         found: set[str] = set()
@@ -154,7 +155,7 @@ def stage_identity(cmd: str, resolver: Resolver) -> dict[str, str] | None:
     own = ast.Module(body=stage_nodes(resolver.tree(module), stage), type_ignores=[])
     modules = {m for dep in resolver.imports(own.body, module) - {module} for m in resolver.closure(dep)}
     found = {module: digest(own)} | {m: resolver.digest(m) for m in modules - {module}}
-    return {m: found[m] for m in sorted(found) if found[m] is not None}
+    return {m: d for m, d in sorted(found.items()) if d is not None}
 
 
 def stage_commands(dataset: str, root: Path) -> dict[str, str]:

@@ -19,7 +19,7 @@ def open_registry(repo: str | None = None, root: Path | str = ".", trusted_keys:
     explicitly (its own `.dvc/config` chooses its default remote). `trusted_keys`/`require_signed`: the
     attestation policy (default: `$DREG_TRUSTED_KEYS`, `$DREG_REQUIRE_SIGNED`).
     """
-    policy = {"trusted_keys": trusted_keys, "require_signed": require_signed}
     if repo is None:
-        return Registry.open(root, config=dvc_config(), **policy)
-    return Registry.open(repo, config=dvc_config(explicit=True), **policy)
+        return Registry.open(root, config=dvc_config(), trusted_keys=trusted_keys, require_signed=require_signed)
+    return Registry.open(repo, config=dvc_config(explicit=True), trusted_keys=trusted_keys,
+                         require_signed=require_signed)

@@ -109,8 +109,9 @@ def check_params(dataset: str) -> None:
     """Validate a pipeline's declared facts and its params before anything runs (the module's `params()` raises
     DregError); the release's card needs the facts, so a missing `artifacts:` entry fails here, not after the run.
 
-    The params check is skipped when dvc.lock already records exactly these params: the run that wrote it validated them. The file is
-    always read first (bounded: no alias bomb reaches DVC's parser; a list or bad YAML is one error naming it).
+    The params check is skipped when dvc.lock already records exactly these params: the run that wrote it
+    validated them. The file is always read first (bounded: no alias bomb reaches DVC's parser; a list or bad
+    YAML is one error naming it).
     """
     facts(dataset)
     if not Path(layout.dvc_lock(dataset)).exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def table(header: list[str], rows: list[list[Any]]) -> list[str]:
+def table(header: list[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     """A markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     return lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
@@ -216,7 +217,8 @@ def front_matter(name: str, meta: dict[str, Any], root: Path | str = layout.CODE
         out["license_name"] = licence
     if splits:
         out["size_categories"] = [size_category(sum(int(s.get("num_samples") or 0) for s in splits.values()))]
-    data_files = [{"split": split, "path": files[split]} for split in sorted(splits) if isinstance(files.get(split), str)]
+    data_files = [{"split": split, "path": files[split]} for split in sorted(splits)
+                  if isinstance(files.get(split), str)]
     if data_files:
         out["configs"] = [{"config_name": "default", "data_files": data_files}]
     columns = [hub_feature(n, spec) for n, spec in sorted(features.items())

@@ -15,7 +15,11 @@ from steps.refs.handle import Registry, Release
 from steps.release.card import about, responsible_ai
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.0"
-CR_TERMS = ["citeAs", "column", "equivalentProperty", "extract", "field", "fileProperty", "fileObject", "fileSet", "format", "includes", "isLiveDataset", "jsonPath", "key", "md5", "parentField", "path", "recordSet", "references", "regex", "repeated", "replace", "samplingRate", "separator", "source", "subField", "transform"]
+CR_TERMS = [
+    "citeAs", "column", "equivalentProperty", "extract", "field", "fileProperty", "fileObject", "fileSet", "format",
+    "includes", "isLiveDataset", "jsonPath", "key", "md5", "parentField", "path", "recordSet", "references", "regex",
+    "repeated", "replace", "samplingRate", "separator", "source", "subField", "transform",
+]
 CONTEXT: dict[str, Any] = {
     "@language": "en", "@vocab": "https://schema.org/", "sc": "https://schema.org/",
     "cr": "http://mlcommons.org/croissant/", "rai": "http://mlcommons.org/croissant/RAI/",
@@ -75,9 +79,14 @@ def node_id(*parts: str) -> str:
     return "/".join(part.replace(" ", "_") for part in parts)
 
 
+def named_dtype(features: dict[str, Any], column: str | None) -> Any:
+    """The dtype of the feature that `column` names (None when it names none)."""
+    return (features.get(column) or {}).get("dtype") if column is not None else None
+
+
 def data_type(spec: dict[str, Any], features: dict[str, Any]) -> str:
     """The Croissant dataType of a feature: from its dtype, the dtype of the column it names, or its classes."""
-    dtype = str(spec.get("dtype") or (features.get(spec.get("column")) or {}).get("dtype") or "")
+    dtype = str(spec.get("dtype") or named_dtype(features, spec.get("column")) or "")
     if not dtype and spec.get("classes"):
         dtype = "int" if all(isinstance(c, int) for c in spec["classes"]) else "string"
     return next((t for prefix, t in DATA_TYPES.items() if dtype.startswith(prefix)), "sc:Text")

@@ -50,7 +50,7 @@ def checked_row(path: Path, line: int, row: list[str], header: list[str]) -> dic
                         "give every row one value per column (quote fields that contain commas)")
     if any("\x00" in v for v in row):
         raise DregError(f"{path.name}: row {line} contains a NUL byte", "remove control characters from the file")
-    return {k: v.strip() for k, v in zip(header, row)}
+    return {k: v.strip() for k, v in zip(header, row, strict=True)}  # widths checked equal above
 
 
 def read_questions(path: Path) -> list[dict[str, str]]:

@@ -59,10 +59,11 @@ class Release:
 
 
 def release_paths(dataset: str, root: Path) -> list[str]:
-    """Files a release commits: pipeline definition, lock, params, code identity and Hub pin (or the `.dvc` files of curated
-    data), metadata, its card, its Croissant description and .gitignore."""
+    """Files a release commits: pipeline definition, lock, params, code identity and Hub pin (or the `.dvc`
+    files of curated data), metadata, its card, its Croissant description and .gitignore."""
     candidates = [
-        layout.dvc_yaml(dataset), layout.dvc_lock(dataset), layout.params_yaml(dataset), code_yaml(dataset), layout.hub_pin(dataset),
+        layout.dvc_yaml(dataset), layout.dvc_lock(dataset), layout.params_yaml(dataset), code_yaml(dataset),
+        layout.hub_pin(dataset),
         layout.metadata_json(dataset), layout.card_md(dataset), layout.croissant_json(dataset),
         layout.data_file(dataset, ".gitignore"),
     ]
@@ -271,7 +272,8 @@ def check_schema_bump(dataset: str, bump: Bump, root: Path) -> None:
     if RANK[needed] > RANK[bump]:
         listed = "; ".join(str(c) for c in changes if RANK[c.bump] > RANK[bump])
         raise DregError(f"{dataset}: the schema changed since {latest.tag if latest else '-'} and needs a {needed} "
-                        f"bump, not {bump}: {listed}", f"release it with `--bump {needed}`; nothing was pushed or tagged")
+                        f"bump, not {bump}: {listed}",
+                        f"release it with `--bump {needed}`; nothing was pushed or tagged")
 
 
 def already_released(dataset: str, root: Path) -> bool:

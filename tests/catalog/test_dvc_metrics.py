@@ -32,7 +32,8 @@ def at(doc: Any, dotted: str) -> Any:
 
 def test_dvc_metrics_diff_compares_two_releases_of_a_dataset(released: Released) -> None:
     root, path = released.reg.root, layout.metadata_json("wine-quality")
-    old, new = (json.loads(git(root, "show", f"{tag}:{path}")) for tag in ("wine-quality-v1.0.0", "wine-quality-v1.1.0"))
+    tags = ("wine-quality-v1.0.0", "wine-quality-v1.1.0")
+    old, new = (json.loads(git(root, "show", f"{tag}:{path}")) for tag in tags)
     diff = dvc_json(root, "metrics", "diff", "wine-quality-v1.0.0", "wine-quality-v1.1.0", env=released.env)[path]
     train = diff["splits.train.num_samples"]  # v1.1.0 holds out 25% instead of 20%
     assert train["diff"] == train["new"] - train["old"] < 0

@@ -61,7 +61,8 @@ def test_a_branch_is_resolved_once_pinned_and_moved_only_by_update(registry, dre
     rerun = dreg("run", DATASET, "--force")
     assert rerun.returncode == 0 and "nothing changed" in rerun.stdout, rerun.stdout + rerun.stderr
     verify = dreg("verify", f"{DATASET}-v1.0.0")
-    assert verify.returncode == 0 and f"{DATASET}-v1.0.0 is reproducible" in verify.stdout, verify.stdout + verify.stderr
+    reproducible = f"{DATASET}-v1.0.0 is reproducible" in verify.stdout
+    assert verify.returncode == 0 and reproducible, verify.stdout + verify.stderr
     assert dataset_sources.bytes_sent[hub_ref_path(DATASET, branch)] == asked  # both read the recorded commit
     assert pin_of(registry.root)["commit"] == first and tags(registry.root) == [f"{DATASET}-v1.0.0"]
 

@@ -526,7 +526,9 @@ def cron_error(schedule: str) -> str | None:
     return None
 
 
-def cron_submission(cron: dict[str, Any], templates: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, str]]:
+def cron_submission(
+    cron: dict[str, Any], templates: dict[str, dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, str]]:
     """What a CronWorkflow submits when its schedule fires: the WorkflowTemplate (or inline spec) and the
     arguments of its workflowSpec, after the checks Argo's validation makes (schedules, timezone, policy)."""
     import zoneinfo

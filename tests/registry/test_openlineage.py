@@ -9,7 +9,7 @@ import json
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -101,7 +101,7 @@ def test_a_failed_stage_reports_fail_with_its_error_under_the_workflow(reported)
 class Collector(http.server.BaseHTTPRequestHandler):
     """A lineage backend double (Marquez's endpoint): keeps every posted event."""
 
-    received: list[tuple[str, dict[str, Any]]] = []
+    received: ClassVar[list[tuple[str, dict[str, Any]]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))

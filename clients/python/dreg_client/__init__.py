@@ -39,7 +39,8 @@ from dreg_client.registry import DataFile, Registry, Release
 
 __version__ = "0.2.0"
 __all__ = [
-    "AttestationError", "BadReference", "CredentialsMissing", "DataFile", "DatasetNotFound", "IntegrityError", "ObjectMissing",
+    "AttestationError", "BadReference", "CredentialsMissing", "DataFile", "DatasetNotFound", "IntegrityError",
+    "ObjectMissing",
     "PathNotFound", "Registry", "RegistryError", "Release", "RemoteNotConfigured", "RemoteUnavailable", "Version",
     "VersionNotFound", "download", "get_url", "load", "log_input", "open_frame", "open_table", "read_bytes",
     "read_metadata", "read_ray", "resolve", "resolve_tag",

@@ -139,7 +139,10 @@ def download(ref: str, path: str, dest: str | os.PathLike[str], version: str | N
     if target.exists() and not force:
         raise RegistryError(f"{target} already exists", "choose another destination, or pass force=True")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with opened(repo, remote, trusted_keys, require_signed) as reg, tempfile.TemporaryDirectory(prefix=".dreg-download-", dir=target.parent) as tmp:
+    with (
+        opened(repo, remote, trusted_keys, require_signed) as reg,
+        tempfile.TemporaryDirectory(prefix=".dreg-download-", dir=target.parent) as tmp,
+    ):
         got = reg.download(reg.resolve(ref, version), path, tmp)
         if target.exists():
             aside = Path(tmp) / ".old"

@@ -129,7 +129,8 @@ def statement(subjects: Mapping[str, Mapping[str, str]], predicate: Mapping[str,
     """An in-toto Statement v1 about `subjects` ({name: {algorithm: hex digest}}) with the release predicate."""
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": name, "digest": dict(sorted(digest.items()))} for name, digest in sorted(subjects.items())],
+        "subject": [{"name": name, "digest": dict(sorted(digest.items()))}
+                    for name, digest in sorted(subjects.items())],
         "predicateType": PREDICATE_TYPE,
         "predicate": dict(predicate),
     }
@@ -237,4 +238,5 @@ def warn_unpinned(tag: str, keyids: Iterable[str]) -> None:
 def unsigned(tag: str) -> AttestationError:
     """The refusal of an unsigned release under `require_signed`."""
     return AttestationError(f"{tag} is not signed (no attestation) and unsigned releases are refused "
-                            "(require_signed)", f"use a signed release, or unset require_signed / ${REQUIRE_SIGNED_ENV}")
+                            "(require_signed)",
+                            f"use a signed release, or unset require_signed / ${REQUIRE_SIGNED_ENV}")

@@ -116,7 +116,8 @@ def blobs(rev: str, paths: list[str], cwd: Path | str | None = None) -> dict[str
     proc = subprocess.run(["git", "cat-file", "--batch"], cwd=cwd, capture_output=True, check=False,
                           input="".join(f"{rev}:{p}\n" for p in names).encode())
     if proc.returncode != 0:
-        raise RegistryError(f"git cat-file failed: {git_message(proc)}", "check the registry's git objects (`git fsck`)")
+        raise RegistryError(f"git cat-file failed: {git_message(proc)}",
+                            "check the registry's git objects (`git fsck`)")
     out, pos, found = proc.stdout, 0, {}
     for name in names:
         end = out.index(b"\n", pos)

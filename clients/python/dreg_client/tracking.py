@@ -34,9 +34,9 @@ def import_mlflow() -> Any:
 
 def schema_of(meta: dict[str, Any]) -> Any:
     """The release's features as an MLflow Schema (column names and types; arrays and lists as arrays)."""
-    from mlflow.types.schema import Array, ColSpec, Schema
+    from mlflow.types.schema import Array, ColSpec, Schema, TensorSpec
 
-    cols = []
+    cols: list[ColSpec | TensorSpec] = []
     for name, spec in sorted(((meta.get("schema") or {}).get("features") or {}).items()):
         spec = spec if isinstance(spec, dict) else {"dtype": spec}
         if spec.get("column", name) != name:
@@ -58,7 +58,7 @@ def registry_source(registry: str, release: Release) -> Any:
             return SOURCE_TYPE
 
         def load(self, **kwargs: Any) -> str:
-            return self.to_dict()["tag"]
+            return release.tag
 
         @staticmethod
         def _can_resolve(raw_source: Any) -> bool:
@@ -84,7 +84,8 @@ def log_release_input(reg: Registry, release: Release, meta: dict[str, Any], con
     mlflow = import_mlflow()
     from mlflow.data.meta_dataset import MetaDataset
 
-    dataset = MetaDataset(source=registry_source(reg.url, release), name=release.tag,
+    # mlflow marks Dataset.profile abstract, yet MetaDataset (meant to be built as is) leaves it out
+    dataset = MetaDataset(source=registry_source(reg.url, release), name=release.tag,  # type: ignore[abstract]
                           digest=release_digest(reg, release), schema=schema_of(meta))
     mlflow.log_input(dataset, context=context)
     return dataset
