@@ -93,7 +93,7 @@ def test_every_step_is_a_valid_dreg_invocation(
         else:
             assert task == "publish" and path == ["publish"]
             assert params["dataset"] == dataset and params["push"] is True
-            assert params["bump"].value == "minor" and params["automated"] is (flags == "true")
+            assert params["bump"] == "minor" and params["automated"] is (flags == "true")
     assert seen == [t for t in seen if t != "checkout"] and seen[-1] == "publish"
     assert set(pipeline.stages) <= set(seen)
 

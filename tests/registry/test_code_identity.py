@@ -21,9 +21,9 @@ def test_comment_in_shared_code_runs_no_stage_and_a_changed_body_reruns_process(
 
     config = registry.root / "steps" / "config.py"
     config.write_text(config.read_text().replace(
-        '    ray_address: str | None = Field(None, alias="RAY_ADDRESS")\n',
+        '    ray_address: str | None = Field(None, alias="RAY_ADDRESS",\n',
         '    # Ray: the cluster to join (none: start one in-process)\n'
-        '    ray_address: str | None = Field(None,  alias="RAY_ADDRESS")\n'))
+        '    ray_address: str | None = Field(None,  alias="RAY_ADDRESS",\n'))
     commit_all(registry.root, "Comment the Ray settings")
     quiet = dreg("run", "wine-quality")
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr

@@ -51,9 +51,9 @@ def test_every_python_stage_depends_on_its_code_identity_and_lists_no_source_fil
 def test_comments_docstrings_and_formatting_leave_every_identity_unchanged(tree: Path) -> None:
     before = {d: pipeline_identity(d, tree) for d in layout.pipeline_datasets(tree)}
     config = tree / "steps" / "config.py"
-    edit(config, '    ray_address: str | None = Field(None, alias="RAY_ADDRESS")\n',
+    edit(config, '    ray_address: str | None = Field(None, alias="RAY_ADDRESS",\n',
          '    # Ray: where the cluster is (none: an in-process one)\n'
-         '    ray_address: str | None = Field(None,   alias = "RAY_ADDRESS")\n')
+         '    ray_address: str | None = Field(None,   alias = "RAY_ADDRESS",\n')
     edit(config, '"""Non-secret settings;', '"""Non-secret settings (reworded);')
     assert {d: pipeline_identity(d, tree) for d in layout.pipeline_datasets(tree)} == before
 
