@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dreg_client import get_url, open_table, read_ray
+from dreg_client import Registry, get_url, open_table, read_ray
 
 pytestmark = pytest.mark.xdist_group("contracts")  # one Ray per worker
 
@@ -32,15 +32,15 @@ def test_read_ray_from_the_s3_remote(registry, dreg, s3_endpoint, outside, ray_l
     result = dreg("run", "fashion-mnist", "--push", **env)
     assert result.returncode == 0, result.stderr
     shutil.rmtree(registry.remote)  # the data must come from S3
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    from steps.config import get_settings
-
-    get_settings.cache_clear()
-    url = get_url("fashion-mnist", "processed/val/val.parquet", repo=str(registry.origin))
-    assert url.startswith(f"s3://{s3_endpoint.bucket}/ray/files/md5/")
-    ds = read_ray("fashion-mnist", "processed/val/val.parquet", repo=str(registry.origin))
-    table = open_table("fashion-mnist", "processed/val/val.parquet", repo=str(registry.origin))
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, env[key])
+    # a consumer names the remote and where it is (DVC's remote/remote_config), never the producer's settings
+    config = {"remote": {"minio": {"url": env["DVC_S3_URL"], "endpointurl": s3_endpoint.url}}}
+    with Registry.open(registry.origin, remote="minio", config=config) as reg:
+        url = get_url("fashion-mnist", "processed/val/val.parquet", repo=reg)
+        assert url.startswith(f"s3://{s3_endpoint.bucket}/ray/files/md5/")
+        ds = read_ray("fashion-mnist", "processed/val/val.parquet", repo=reg)
+        table = open_table("fashion-mnist", "processed/val/val.parquet", repo=reg)
     assert ds.count() == table.num_rows > 0
     row = ds.take(1)[0]
     np.testing.assert_array_equal(np.array(row["image"]), np.array(table.column("image")[0].as_py()))
