@@ -105,6 +105,26 @@ def test_stale_staging_folder_is_removed_by_the_next_get(released, tmp_path, fau
     assert (out / CURATED / "table.csv").read_text() == "a,b\n1,2\n3,4\n"
 
 
+BAD_NAME = os.fsdecode(b"bad\xff\xfename.txt")  # not UTF-8: read back from git with surrogate escapes
+
+
+def test_get_of_a_non_utf8_file_name_does_not_hang(released, tmp_path, fault):
+    """`dreg get` of a non-UTF-8 file name hanging (DVC's git reader thread dies on it)."""
+    (released.root / "data" / CURATED / BAD_NAME).write_bytes(b"raw\n")
+    git(released.root, "add", "-f", "--", f"data/{CURATED}")
+    git(released.root, "commit", "-q", "-m", "a file whose name is not UTF-8")
+    git(released.root, "tag", "-a", f"{CURATED}-v1.0.1", "-m", "hand-made release")
+    out = tmp_path / "out"
+    whole = dreg(released.root, "get", f"{CURATED}@1.0.1", "-o", str(out))  # the hang guard: 300 s
+    assert whole.returncode == 0, whole.stderr
+    assert (out / CURATED / BAD_NAME).read_bytes() == b"raw\n" and staging_left(out) == []
+    one = dreg(released.root, "get", f"{CURATED}@1.0.1", BAD_NAME, "-o", str(out))
+    assert one.returncode == 0, one.stderr
+    assert (out / BAD_NAME).read_bytes() == b"raw\n" and staging_left(out) == []
+    assert "bad\\xff\\xfename.txt" in one.stdout  # printed escaped, never as raw bytes
+    assert "bad\\xff\\xfename.txt" in dreg(released.root, "ls", f"{CURATED}@1.0.1").stdout
+
+
 @pytest.mark.parametrize(("content", "message"), [
     (b"a,b,c\n1,2,3\n4,5\n", "row 3 has 2 fields, the header has 3"),
     (b'a,b\n"1,2\n3,4\n5,6\n', "a quoted field is never closed"),
