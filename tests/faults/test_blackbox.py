@@ -255,6 +255,38 @@ def test_promotion_killed_during_its_push_is_not_kept_here(released, tmp_path, f
     assert stage.returncode == 1
 
 
+def promotions_seen(root: Path, tmp_path: Path) -> tuple[list[str], str, int]:
+    """What this clone reports of `notes`'s promotions: (its promotion tags, `dreg history`, `get @prod` status)."""
+    history = dreg(root, "history", CURATED).stdout
+    stage = dreg(root, "get", f"{CURATED}@prod", "-o", str(tmp_path / "stage"), "--force").returncode
+    return sorted(t for t in ref_map(root) if "#" in t), history, stage
+
+
+def test_promotion_killed_during_its_push_leaves_no_local_promotion(released, tmp_path, fault):
+    """kill -9 between a promotion's local tag and its push (list, history and @stage reported it)."""
+    code, _ = interrupt_during_push(released.root, released.origin, tmp_path / "pushing", signal.SIGKILL,
+                                    "promote", f"{CURATED}@1.0.0", "--to", "prod")
+    assert code == -signal.SIGKILL
+    tags_here, history, stage = promotions_seen(released.root, tmp_path)
+    assert tags_here == [] and "prod" not in history and stage == 1
+    assert "prod" not in dreg(released.root, "list").stdout
+    assert not [t for t in ref_map(released.origin) if "#" in t]
+
+
+def test_promotion_killed_after_its_push_is_fetched_by_the_next(released, tmp_path, fault):
+    """kill -9 after a promotion's push, before this clone records it: the next promotion sees it."""
+    killed = dreg(released.root, "promote", f"{CURATED}@1.0.0", "--to", "prod", DREG_FAULT_POINT="promotion-pushed")
+    assert killed.returncode == -signal.SIGKILL
+    assert [t for t in ref_map(released.origin) if "#" in t] == [f"{CURATED}#prod#1"]
+    assert not [t for t in ref_map(released.root) if "#" in t]  # nothing origin lacks, only what it has not fetched
+    again = dreg(released.root, "promote", f"{CURATED}@1.0.0", "--to", "prod")
+    assert again.returncode == 0, again.stderr
+    here = {t: o for t, o in ref_map(released.root).items() if "#" in t}
+    assert here == {t: o for t, o in ref_map(released.origin).items() if "#" in t} and len(here) == 2
+    _, history, stage = promotions_seen(released.root, tmp_path)
+    assert "prod" in history and stage == 0
+
+
 def test_promote_to_a_missing_git_remote_is_refused(released, fault):
     """`DREG_GIT_REMOTE` naming a missing remote: `dreg promote` succeeding locally."""
     proc = dreg(released.root, "promote", f"{CURATED}@1.0.0", "--to", "prod", DREG_GIT_REMOTE="upstream")
