@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from dreg_client import Registry as Client
+from dreg_client import RemoteNotConfigured
 from steps.catalog.source import parse_metadata
 from steps.dev.scaffold import Registry
 from tests.faults.support import git, ref_map
@@ -123,6 +125,25 @@ def test_get_of_a_non_utf8_file_name_does_not_hang(released, tmp_path, fault):
     assert (out / BAD_NAME).read_bytes() == b"raw\n" and staging_left(out) == []
     assert "bad\\xff\\xfename.txt" in one.stdout  # printed escaped, never as raw bytes
     assert "bad\\xff\\xfename.txt" in dreg(released.root, "ls", f"{CURATED}@1.0.1").stdout
+
+
+@pytest.mark.parametrize("config", [b"[core\n", b"[core]\n    remote = local\n    bogus = 1\n", b"\xff\xfe\n"],
+                         ids=["syntax", "schema", "binary"])
+def test_invalid_dvc_config_at_a_tag_is_named(released, tmp_path, fault, config):
+    """An invalid `.dvc/config` at a tag read as 'unexpected ConfigError'."""
+    fault.name = f"invalid .dvc/config at a tag ({config[:12]!r})"
+    (released.root / ".dvc" / "config").write_bytes(config)
+    git(released.root, "commit", "-q", "-am", "a broken DVC config")
+    git(released.root, "tag", "-a", f"{CURATED}-v1.0.1", "-m", "hand-made release")
+    git(released.root, "push", "-q", "origin", f"{CURATED}-v1.0.1")
+    out = tmp_path / "out"
+    for args in (("get", f"{CURATED}@1.0.1", "-o", str(out)), ("ls", f"{CURATED}@1.0.1"),
+                 ("ls", f"{CURATED}@1.0.1", "--repo", str(released.origin))):
+        proc = dreg(released.root, *args)
+        assert proc.returncode == 1 and ".dvc/config is invalid" in one_line(proc.stderr), args
+    assert not out.exists() or list(out.iterdir()) == []
+    with Client.open(released.root) as reg, pytest.raises(RemoteNotConfigured, match=r"\.dvc/config is invalid"):
+        reg.read_data(reg.resolve(f"{CURATED}@1.0.1"), "table.csv")
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -654,6 +654,11 @@ def classify(exc: Exception, release: Release, remote: str | None, path: str | N
     named = f"DVC remote '{remote}'" if remote else "the registry's DVC remote"
     chain = list(causes(exc))
     for err in chain:
+        if type(err).__name__ == "ConfigError":
+            return RemoteNotConfigured(f"{release.tag}: its DVC config .dvc/config is invalid "
+                                       f"({first_line(str(err).removeprefix('config file error: '))})",
+                                       "this version's data cannot be located; fix .dvc/config and release again")
+    for err in chain:
         kind, text = type(err).__name__, str(err)
         if kind in ("RemoteNotFoundError", "NoRemoteError") or "no remote specified" in text.lower():
             return RemoteNotConfigured(f"{what}: {named} is not configured ({first_line(text)})",
