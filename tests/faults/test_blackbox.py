@@ -70,6 +70,24 @@ def test_get_path_is_confined_to_the_dataset(released, tmp_path, fault, path):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("path", ["..", "/", "../notes", "/etc"])
+def test_ls_path_is_confined_to_the_dataset(released, fault, path):
+    """`dreg ls DATASET@V PATH` leaving the dataset's folder."""
+    fault.name = f"dreg ls PATH {path!r} leaving the dataset"
+    proc = dreg(released.root, "ls", f"{CURATED}@1.0.0", path)
+    assert proc.returncode == 1 and "leaves the dataset's folder" in one_line(proc.stderr)
+
+
+def test_dot_path_is_the_whole_dataset(released, tmp_path, fault):
+    """`.` as PATH of `dreg get`/`dreg ls`: the whole dataset, as with no PATH."""
+    out = tmp_path / "out"
+    proc = dreg(released.root, "get", f"{CURATED}@1.0.0", ".", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert (out / CURATED / "table.csv").read_text() == "a,b\n1,2\n3,4\n" and staging_left(out) == []
+    listed = dreg(released.root, "ls", f"{CURATED}@1.0.0", ".")
+    assert listed.returncode == 0 and listed.stdout == dreg(released.root, "ls", f"{CURATED}@1.0.0").stdout
+
+
 def test_sigterm_during_get_removes_its_staging_folder(released, tmp_path, fault):
     """SIGTERM during `dreg get` leaving a `.dreg-get-*` folder with partial data."""
     out = tmp_path / "out"
@@ -172,6 +190,19 @@ def test_name_ending_in_newline_is_refused_before_anything(registry, tmp_path, f
     assert not list((registry.root / "data").glob("newds*"))
 
 
+@pytest.mark.parametrize("name", ["notes:v1", "a b", "a~1", "a^b", "a..b", "Notes", "a_b", "a/b", "x" * 65])
+def test_name_invalid_for_a_tag_is_refused_before_anything(registry, tmp_path, fault, name):
+    """A dataset name that is not a valid tag component (`:`, `~`, space, ...) reaching git."""
+    fault.name = f"dreg add of a dataset named {name[:12]!r}"
+    data = tmp_path / "table.csv"
+    data.write_text("a,b\n1,2\n")
+    heads = git(registry.root, "rev-parse", "HEAD"), git(registry.origin, "rev-parse", "main")
+    proc = dreg(registry.root, "add", name, str(data), "--new", "--push")
+    assert proc.returncode == 1 and "invalid dataset name" in one_line(proc.stderr)
+    assert (git(registry.root, "rev-parse", "HEAD"), git(registry.origin, "rev-parse", "main")) == heads
+    assert tags(registry.root) == tags(registry.origin) == [] and sorted(registry.remote.iterdir()) == []
+
+
 @pytest.mark.parametrize("args", [
     ("add", "x", "/no/such/[/x]/a.csv", "--new"),
     ("ls", "wine-quality@1", "--repo", "/no/such/[/bold]repo"),
@@ -213,11 +244,15 @@ def test_huge_params_file_is_refused_before_parsing(registry, fault):
     assert tags(registry.root) == []
 
 
-def test_binary_env_file_is_named(registry, fault):
+def test_binary_env_file_is_named(registry, tmp_path, fault):
     """A binary `.env.local` giving 'unexpected UnicodeDecodeError'."""
     (registry.root / ".env.local").write_bytes(b"DREG_MIRROR=\xff\xfe\x00\n")
-    line = one_line(dreg(registry.root, "list").stderr)
-    assert ".env.local" in line and "not UTF-8" in line
+    for args in (("list",), ("get", "wine-quality@1.0.0", "-o", str(tmp_path / "out")), ("run", "wine-quality"),
+                 ("promote", "wine-quality@1.0.0", "--to", "prod")):
+        proc = dreg(registry.root, *args)
+        line = one_line(proc.stderr)
+        assert proc.returncode == 1 and ".env.local" in line and "not UTF-8" in line, args
+    assert tags(registry.root) == [] and not (tmp_path / "out").exists()
 
 
 def refusing_hook(origin: Path, marker: Path, seconds: int = 0) -> None:
