@@ -145,11 +145,12 @@ def test_get_of_a_non_utf8_file_name_does_not_hang(released, tmp_path, fault):
     assert "bad\\xff\\xfename.txt" in dreg(released.root, "ls", f"{CURATED}@1.0.1").stdout
 
 
-@pytest.mark.parametrize("config", [b"[core\n", b"[core]\n    remote = local\n    bogus = 1\n", b"\xff\xfe\n"],
-                         ids=["syntax", "schema", "binary"])
-def test_invalid_dvc_config_at_a_tag_is_named(released, tmp_path, fault, config):
+@pytest.mark.parametrize(("kind", "config"), [
+    ("syntax", b"[core\n"), ("schema", b"[core]\n    remote = local\n    bogus = 1\n"), ("binary", b"\xff\xfe\n"),
+], ids=["syntax", "schema", "binary"])
+def test_invalid_dvc_config_at_a_tag_is_named(released, tmp_path, fault, kind, config):
     """An invalid `.dvc/config` at a tag read as 'unexpected ConfigError'."""
-    fault.name = f"invalid .dvc/config at a tag ({config[:12]!r})"
+    fault.name = f"invalid .dvc/config at a tag ({kind}) read as an unexpected error"
     (released.root / ".dvc" / "config").write_bytes(config)
     git(released.root, "commit", "-q", "-am", "a broken DVC config")
     git(released.root, "tag", "-a", f"{CURATED}-v1.0.1", "-m", "hand-made release")
