@@ -21,8 +21,9 @@ def make_console(stderr: bool = False) -> Console:
 
 
 def plain(value: object) -> Text:
-    """`value` as literal text: user data (names, paths, messages) is never read as Rich markup."""
-    return Text(str(value))
+    """`value` as literal text: user data (names, paths, messages) is never read as Rich markup; bytes that are not
+    UTF-8 (a file name's surrogate escapes) show as `\\xNN`."""
+    return Text(str(value).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
 console = make_console()

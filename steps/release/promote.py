@@ -1,5 +1,6 @@
 """`dreg promote`: assign a release to a stage with a NEW annotated tag `<dataset>#<stage>#<n>` on its commit (never
-a moved one), only when the DVC remote holds its data intact; pushed to origin, racing promoters take the next number.
+a moved one), only when the DVC remote holds its data intact; pushed to origin before this clone records it, racing
+promoters take the next number.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from steps.errors import DregError
 from steps.git import git, git_message, local_refs, remote_refs
 from steps.refs.handle import Release, open_registry
 from steps.refs.versions import Version, check_stage, next_number, stage_tag
+from steps.release.sequence import fault_point
 
 MAX_ATTEMPTS = 20
 
@@ -74,26 +76,37 @@ def promote(ref: str, stage: str, root: Path | str = ".", push: bool | None = No
     for _ in range(MAX_ATTEMPTS):
         tag = stage_tag(version.dataset, stage, next_number(version.dataset, list(local_refs(root)), list(origin)))
         at = datetime.now(UTC).isoformat(timespec="seconds")
-        made = git(*args, "tag", "-a", tag, "-m", message(version, stage, by, at), commit, cwd=root, check=False)
-        if made.returncode != 0:
-            if tag in local_refs(root):
-                continue  # another promotion in this clone took the number first
-            raise DregError(f"git tag failed: {git_message(made)}", "see `git status` in the registry")
+        obj = tag_object(args, tag, commit, message(version, stage, by, at), root)
         if not push:
+            if create_tag(root, tag, obj):
+                return tag, version
+            continue  # another promotion in this clone took the number first
+        proc = git("push", "-q", "--", remote, f"{obj}:refs/tags/{tag}", cwd=root, check=False)
+        if proc.returncode == 0:  # only now this clone records it (killed before: the next fetch restores it)
+            fault_point("promotion-pushed")
+            create_tag(root, tag, obj)
             return tag, version
-        try:
-            proc = git("push", "-q", "--atomic", "--", remote, f"refs/tags/{tag}", cwd=root, check=False)
-        except BaseException:  # ^C, SIGTERM/SIGHUP: never leave a promotion only this clone sees (had the push
-            git("tag", "-d", tag, cwd=root, check=False)  # landed, the next fetch of origin's stage tags restores it)
-            raise
-        if proc.returncode == 0:
-            return tag, version
-        git("tag", "-d", tag, cwd=root, check=False)
         origin = remote_refs(remote, cwd=root)
         if tag not in origin:  # not a lost race: origin refused it (a hook, permissions)
             raise DregError(f"{remote} refused {tag}: {git_message(proc)}", "nothing was promoted; see the message")
         fetch_stage_tags(version.dataset, remote, root)
     raise DregError(f"{version.dataset}: {MAX_ATTEMPTS} promotions raced this one", "retry `dreg promote`")
+
+
+def tag_object(args: list[str], tag: str, commit: str, body: str, root: Path) -> str:
+    """Write the annotated tag object `tag` on `commit` with no ref pointing at it (the ref is made once origin
+    holds the tag, so a promotion killed before its push leaves nothing that list, history or @stage read)."""
+    ident = git(*args, "var", "GIT_COMMITTER_IDENT", cwd=root).stdout.strip()
+    text = f"object {commit}\ntype commit\ntag {tag}\ntagger {ident}\n\n{body}"
+    proc = git("mktag", cwd=root, check=False, stdin=text)
+    if proc.returncode != 0:
+        raise DregError(f"git mktag failed: {git_message(proc)}", "see `git status` in the registry")
+    return proc.stdout.strip()
+
+
+def create_tag(root: Path, tag: str, obj: str) -> bool:
+    """Point the new ref `refs/tags/<tag>` at the tag object `obj`; False when the tag already exists."""
+    return git("update-ref", f"refs/tags/{tag}", obj, "", cwd=root, check=False).returncode == 0
 
 
 def fetch_stage_tags(dataset: str, remote: str, root: Path | str) -> None:

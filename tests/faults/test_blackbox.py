@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from dreg_client import Registry as Client
+from dreg_client import RemoteNotConfigured
 from steps.catalog.source import parse_metadata
 from steps.dev.scaffold import Registry
 from tests.faults.support import git, ref_map
@@ -68,6 +70,24 @@ def test_get_path_is_confined_to_the_dataset(released, tmp_path, fault, path):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("path", ["..", "/", "../notes", "/etc"])
+def test_ls_path_is_confined_to_the_dataset(released, fault, path):
+    """`dreg ls DATASET@V PATH` leaving the dataset's folder."""
+    fault.name = f"dreg ls PATH {path!r} leaving the dataset"
+    proc = dreg(released.root, "ls", f"{CURATED}@1.0.0", path)
+    assert proc.returncode == 1 and "leaves the dataset's folder" in one_line(proc.stderr)
+
+
+def test_dot_path_is_the_whole_dataset(released, tmp_path, fault):
+    """`.` as PATH of `dreg get`/`dreg ls`: the whole dataset, as with no PATH."""
+    out = tmp_path / "out"
+    proc = dreg(released.root, "get", f"{CURATED}@1.0.0", ".", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert (out / CURATED / "table.csv").read_text() == "a,b\n1,2\n3,4\n" and staging_left(out) == []
+    listed = dreg(released.root, "ls", f"{CURATED}@1.0.0", ".")
+    assert listed.returncode == 0 and listed.stdout == dreg(released.root, "ls", f"{CURATED}@1.0.0").stdout
+
+
 def test_sigterm_during_get_removes_its_staging_folder(released, tmp_path, fault):
     """SIGTERM during `dreg get` leaving a `.dreg-get-*` folder with partial data."""
     out = tmp_path / "out"
@@ -105,6 +125,46 @@ def test_stale_staging_folder_is_removed_by_the_next_get(released, tmp_path, fau
     assert (out / CURATED / "table.csv").read_text() == "a,b\n1,2\n3,4\n"
 
 
+BAD_NAME = os.fsdecode(b"bad\xff\xfename.txt")  # not UTF-8: read back from git with surrogate escapes
+
+
+def test_get_of_a_non_utf8_file_name_does_not_hang(released, tmp_path, fault):
+    """`dreg get` of a non-UTF-8 file name hanging (DVC's git reader thread dies on it)."""
+    (released.root / "data" / CURATED / BAD_NAME).write_bytes(b"raw\n")
+    git(released.root, "add", "-f", "--", f"data/{CURATED}")
+    git(released.root, "commit", "-q", "-m", "a file whose name is not UTF-8")
+    git(released.root, "tag", "-a", f"{CURATED}-v1.0.1", "-m", "hand-made release")
+    out = tmp_path / "out"
+    whole = dreg(released.root, "get", f"{CURATED}@1.0.1", "-o", str(out))  # the hang guard: 300 s
+    assert whole.returncode == 0, whole.stderr
+    assert (out / CURATED / BAD_NAME).read_bytes() == b"raw\n" and staging_left(out) == []
+    one = dreg(released.root, "get", f"{CURATED}@1.0.1", BAD_NAME, "-o", str(out))
+    assert one.returncode == 0, one.stderr
+    assert (out / BAD_NAME).read_bytes() == b"raw\n" and staging_left(out) == []
+    assert "bad\\xff\\xfename.txt" in one.stdout  # printed escaped, never as raw bytes
+    assert "bad\\xff\\xfename.txt" in dreg(released.root, "ls", f"{CURATED}@1.0.1").stdout
+
+
+@pytest.mark.parametrize(("kind", "config"), [
+    ("syntax", b"[core\n"), ("schema", b"[core]\n    remote = local\n    bogus = 1\n"), ("binary", b"\xff\xfe\n"),
+], ids=["syntax", "schema", "binary"])
+def test_invalid_dvc_config_at_a_tag_is_named(released, tmp_path, fault, kind, config):
+    """An invalid `.dvc/config` at a tag read as 'unexpected ConfigError'."""
+    fault.name = f"invalid .dvc/config at a tag ({kind}) read as an unexpected error"
+    (released.root / ".dvc" / "config").write_bytes(config)
+    git(released.root, "commit", "-q", "-am", "a broken DVC config")
+    git(released.root, "tag", "-a", f"{CURATED}-v1.0.1", "-m", "hand-made release")
+    git(released.root, "push", "-q", "origin", f"{CURATED}-v1.0.1")
+    out = tmp_path / "out"
+    for args in (("get", f"{CURATED}@1.0.1", "-o", str(out)), ("ls", f"{CURATED}@1.0.1"),
+                 ("ls", f"{CURATED}@1.0.1", "--repo", str(released.origin))):
+        proc = dreg(released.root, *args)
+        assert proc.returncode == 1 and ".dvc/config is invalid" in one_line(proc.stderr), args
+    assert not out.exists() or list(out.iterdir()) == []
+    with Client.open(released.root) as reg, pytest.raises(RemoteNotConfigured, match=r"\.dvc/config is invalid"):
+        reg.read_data(reg.resolve(f"{CURATED}@1.0.1"), "table.csv")
+
+
 @pytest.mark.parametrize(("content", "message"), [
     (b"a,b,c\n1,2,3\n4,5\n", "row 3 has 2 fields, the header has 3"),
     (b'a,b\n"1,2\n3,4\n5,6\n', "a quoted field is never closed"),
@@ -129,6 +189,19 @@ def test_name_ending_in_newline_is_refused_before_anything(registry, tmp_path, f
     assert proc.returncode == 1 and "invalid dataset name" in proc.stderr
     assert git(registry.root, "rev-parse", "HEAD") == head and tags(registry.root) == []
     assert not list((registry.root / "data").glob("newds*"))
+
+
+@pytest.mark.parametrize("name", ["notes:v1", "a b", "a~1", "a^b", "a..b", "Notes", "a_b", "a/b", "x" * 65])
+def test_name_invalid_for_a_tag_is_refused_before_anything(registry, tmp_path, fault, name):
+    """A dataset name that is not a valid tag component (`:`, `~`, space, ...) reaching git."""
+    fault.name = f"dreg add of a dataset named {name[:12]!r}"
+    data = tmp_path / "table.csv"
+    data.write_text("a,b\n1,2\n")
+    heads = git(registry.root, "rev-parse", "HEAD"), git(registry.origin, "rev-parse", "main")
+    proc = dreg(registry.root, "add", name, str(data), "--new", "--push")
+    assert proc.returncode == 1 and "invalid dataset name" in one_line(proc.stderr)
+    assert (git(registry.root, "rev-parse", "HEAD"), git(registry.origin, "rev-parse", "main")) == heads
+    assert tags(registry.root) == tags(registry.origin) == [] and sorted(registry.remote.iterdir()) == []
 
 
 @pytest.mark.parametrize("args", [
@@ -172,11 +245,15 @@ def test_huge_params_file_is_refused_before_parsing(registry, fault):
     assert tags(registry.root) == []
 
 
-def test_binary_env_file_is_named(registry, fault):
+def test_binary_env_file_is_named(registry, tmp_path, fault):
     """A binary `.env.local` giving 'unexpected UnicodeDecodeError'."""
     (registry.root / ".env.local").write_bytes(b"DREG_MIRROR=\xff\xfe\x00\n")
-    line = one_line(dreg(registry.root, "list").stderr)
-    assert ".env.local" in line and "not UTF-8" in line
+    for args in (("list",), ("get", "wine-quality@1.0.0", "-o", str(tmp_path / "out")), ("run", "wine-quality"),
+                 ("promote", "wine-quality@1.0.0", "--to", "prod")):
+        proc = dreg(registry.root, *args)
+        line = one_line(proc.stderr)
+        assert proc.returncode == 1 and ".env.local" in line and "not UTF-8" in line, args
+    assert tags(registry.root) == [] and not (tmp_path / "out").exists()
 
 
 def refusing_hook(origin: Path, marker: Path, seconds: int = 0) -> None:
@@ -233,6 +310,38 @@ def test_promotion_killed_during_its_push_is_not_kept_here(released, tmp_path, f
     assert not [t for t in ref_map(released.root) if "#" in t] and not [t for t in ref_map(released.origin) if "#" in t]
     stage = dreg(released.root, "get", f"{CURATED}@prod", "-o", str(tmp_path / "out"))
     assert stage.returncode == 1
+
+
+def promotions_seen(root: Path, tmp_path: Path) -> tuple[list[str], str, int]:
+    """What this clone reports of `notes`'s promotions: (its promotion tags, `dreg history`, `get @prod` status)."""
+    history = dreg(root, "history", CURATED).stdout
+    stage = dreg(root, "get", f"{CURATED}@prod", "-o", str(tmp_path / "stage"), "--force").returncode
+    return sorted(t for t in ref_map(root) if "#" in t), history, stage
+
+
+def test_promotion_killed_during_its_push_leaves_no_local_promotion(released, tmp_path, fault):
+    """kill -9 between a promotion's local tag and its push (list, history and @stage reported it)."""
+    code, _ = interrupt_during_push(released.root, released.origin, tmp_path / "pushing", signal.SIGKILL,
+                                    "promote", f"{CURATED}@1.0.0", "--to", "prod")
+    assert code == -signal.SIGKILL
+    tags_here, history, stage = promotions_seen(released.root, tmp_path)
+    assert tags_here == [] and "prod" not in history and stage == 1
+    assert "prod" not in dreg(released.root, "list").stdout
+    assert not [t for t in ref_map(released.origin) if "#" in t]
+
+
+def test_promotion_killed_after_its_push_is_fetched_by_the_next(released, tmp_path, fault):
+    """kill -9 after a promotion's push, before this clone records it: the next promotion sees it."""
+    killed = dreg(released.root, "promote", f"{CURATED}@1.0.0", "--to", "prod", DREG_FAULT_POINT="promotion-pushed")
+    assert killed.returncode == -signal.SIGKILL
+    assert [t for t in ref_map(released.origin) if "#" in t] == [f"{CURATED}#prod#1"]
+    assert not [t for t in ref_map(released.root) if "#" in t]  # nothing origin lacks, only what it has not fetched
+    again = dreg(released.root, "promote", f"{CURATED}@1.0.0", "--to", "prod")
+    assert again.returncode == 0, again.stderr
+    here = {t: o for t, o in ref_map(released.root).items() if "#" in t}
+    assert here == {t: o for t, o in ref_map(released.origin).items() if "#" in t} and len(here) == 2
+    _, history, stage = promotions_seen(released.root, tmp_path)
+    assert "prod" in history and stage == 0
 
 
 def test_promote_to_a_missing_git_remote_is_refused(released, fault):

@@ -387,10 +387,15 @@ class Registry:
         path = layout.check_data_path(path)
         top = layout.data_file(release.dataset, path) if path else base
         with dvc_errors(release, self.remote):
-            if not exists(fs, top):
-                raise PathNotFound(f"{release.tag} has no {grammar.shown(path or 'data', 200)}",
+            if not utf8_name(top):  # DVC cannot look such a name up: pick it from the dataset's listing
+                found = {n: i for n, i in fs.find(base, detail=True).items() if n == top or n.startswith(top + "/")}
+            elif exists(fs, top):
+                found = fs.find(top, detail=True) if fs.isdir(top) else {top: fs.info(top)}
+            else:
+                found = {}
+            if not found:
+                raise PathNotFound(f"{release.tag} has no {printable(path or 'data')}",
                                    f"list its files with `dreg ls {release.ref}`")
-            found = fs.find(top, detail=True) if fs.isdir(top) else {top: fs.info(top)}
         sizes = object_sizes(fs)
         return [DataFile(name.removeprefix(base + "/"), info.get("size") if info.get("size") is not None else
                          sizes(info.get("md5")), info.get("md5"))
@@ -407,7 +412,7 @@ class Registry:
             if not exists(fs, rel) or fs.isdir(rel):
                 raise PathNotFound(f"{release.tag} has no file {grammar.shown(path, 200)}",
                                    f"list its files with `dreg ls {release.ref}`")
-            data: bytes = fs.read_bytes(rel)
+            data: bytes = fs.read_bytes(rel) if utf8_name(rel) else self.git_named(release, rel)
             md5 = fs.info(rel).get("md5")
         digests = attest.digests_of([data])
         check_md5(digests.md5, md5, f"{release.tag}:{rel}")
@@ -467,16 +472,35 @@ class Registry:
         """Stream one file of the release to `dest`, hashing as it goes; a mismatch with its md5 (or, signed, its
         signed digests) raises IntegrityError."""
         signed = self.attested(release)
-        fs, rel = self.fs(release), layout.data_file(release.dataset, f.path)
+        rel = layout.data_file(release.dataset, f.path)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        if not utf8_name(rel):
+            data = self.git_named(release, rel)
+            dest.write_bytes(data)
+            got = attest.digests_of([data])
+        else:
+            got = self.stream_file(release, rel, dest)
+        check_md5(got.md5, f.md5, f"{release.tag}:{f.path}")
+        check_signed(signed, release, rel, got)
+
+    def stream_file(self, release: Release, rel: str, dest: Path) -> attest.Digests:
+        """Stream the release's file `rel` through DVC to `dest`; its digests."""
+        fs = self.fs(release)
         with dvc_errors(release, self.remote, rel), fs.open(rel, "rb") as src, open(dest, "wb") as out:
             def chunks() -> Iterator[bytes]:
                 for chunk in iter(lambda: src.read(CHUNK), b""):
                     out.write(chunk)
                     yield chunk
-            got = attest.digests_of(chunks())
-        check_md5(got.md5, f.md5, f"{release.tag}:{f.path}")
-        check_signed(signed, release, rel, got)
+            return attest.digests_of(chunks())
+
+    def git_named(self, release: Release, rel: str) -> bytes:
+        """Bytes of the file `rel` whose name is not UTF-8, read through git (DVC's git reader would hang: its
+        reader thread dies encoding the name); RegistryError when git does not hold it (DVC-tracked)."""
+        data = self.git_bytes(release, rel)
+        if data is None:
+            raise RegistryError(f"{release.tag}: the file name {printable(rel)!r} is not UTF-8 and cannot be read",
+                                "rename the file in the registry (UTF-8 names only) and release again")
+        return data
 
 
 def check_signed(signed: attest.Attestation | None, release: Release, path: str, digests: attest.Digests) -> None:
@@ -484,6 +508,20 @@ def check_signed(signed: attest.Attestation | None, release: Release, path: str,
     the one file that is not its own subject)."""
     if signed is not None and path != layout.attestation(release.dataset):
         signed.check(path, digests)
+
+
+def utf8_name(path: str) -> bool:
+    """Whether `path` encodes as UTF-8 (a name read from git with invalid bytes holds surrogate escapes)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: str) -> str:
+    """`path` bounded, its invalid bytes shown as `\\xNN` (safe to print on any console)."""
+    return grammar.shown(path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), 200)
 
 
 def exists(fs: Any, path: str) -> bool:
@@ -615,6 +653,11 @@ def classify(exc: Exception, release: Release, remote: str | None, path: str | N
     what = f"{release.tag}{':' + path if path else ''}"
     named = f"DVC remote '{remote}'" if remote else "the registry's DVC remote"
     chain = list(causes(exc))
+    for err in chain:
+        if type(err).__name__ == "ConfigError":
+            return RemoteNotConfigured(f"{release.tag}: its DVC config .dvc/config is invalid "
+                                       f"({first_line(str(err).removeprefix('config file error: '))})",
+                                       "this version's data cannot be located; fix .dvc/config and release again")
     for err in chain:
         kind, text = type(err).__name__, str(err)
         if kind in ("RemoteNotFoundError", "NoRemoteError") or "no remote specified" in text.lower():
