@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: browser demo test test-fast faults lint typecheck docs bench bench-attest bench-remote-list bench-tags bench-files bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
+.PHONY: browser demo test test-fast faults lint typecheck docs bench bench-attest bench-remote-list bench-tags bench-files bench-embeddings bench-search bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
 
 venv: $(VENV)
 
@@ -81,6 +81,10 @@ bench-attest: $(VENV)
 
 bench-embeddings: $(VENV)
 	$(PY) -m bench.embeddings
+
+# `dreg search` cold (fresh process, embedded PostgreSQL stopped) and warm (server + model up) on a small table.
+bench-search: $(VENV)
+	$(PY) -m bench.search
 
 # The throughput table on CUDA (fp16, batch sweep, one actor per GPU): run it on a GPU machine with a CUDA torch.
 bench-gpu: $(VENV)
