@@ -90,9 +90,11 @@ bench-search: $(VENV)
 bench-gpu: $(VENV)
 	$(PY) -m bench.gpu
 
-# Opt-in, heavy: HNSW on 200k vectors (build time, index size, p50/p95, recall@10 at ef_search 40/100).
+# Opt-in, heavy: HNSW on 200k vectors (build time, index size, p50/p95, recall@10 at ef_search 40/100), stored as
+# vector and as halfvec (index size ratio).
+SCALE ?= 200000
 bench-scale: $(VENV)
-	$(PY) -m bench.scale
+	SCALE=$(SCALE) $(PY) -m bench.scale
 
 # Opt-in: the genuine upstream files offline (Debian's dataset-fashion-mnist; UCI wine CSVs by hand, see the script)
 # in .dreg/real-mirror (or REAL_MIRROR=<folder>), then the real-data test that releases fashion-mnist from them.
