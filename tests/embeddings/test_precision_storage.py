@@ -153,3 +153,27 @@ def test_search_embeds_the_query_at_the_tables_recorded_precision(pg, doc_vector
         hits = q.search(conn, "search_int8", "anything", k=1)
     assert loaded == [(DEFAULT_MODEL, "int8")] and hits[0].metadata["source_repo"] == "secrets-vault"
     assert q.query_precision("fp16") == "fp32" and q.query_precision("bf16") == "bf16"
+
+
+def test_resolve_precision_auto_measures_on_the_cpu_and_int8_is_cpu_only(monkeypatch):
+    from steps.embeddings import model
+    from steps.errors import DregError
+
+    monkeypatch.setattr(model, "auto_precision", lambda path: f"chosen for {path}")
+    assert model.resolve_precision("auto", "cpu", "/models/m") == "chosen for /models/m"
+    assert model.resolve_precision("auto", "cuda", "/models/m") == "fp16"
+    assert model.resolve_precision("int8", "cpu") == "int8"
+    with pytest.raises(DregError, match="int8 needs the CPU"):
+        model.resolve_precision("int8", "cuda")
+
+
+def test_int8_model_quantises_the_linear_layers_and_stays_near_fp32(doc_vectors):
+    import torch
+
+    from steps.embeddings.model import load_model, resolve_model
+
+    int8 = load_model(resolve_model(DEFAULT_MODEL), "cpu", "int8")
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in int8.modules())
+    got = np.asarray(int8.encode([t for _, t in DOCS]), np.float32)
+    cos = np.sum(got * doc_vectors, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(doc_vectors, axis=1)
+    assert cos.min() > 0.85  # dynamic int8 is lossy on MiniLM: `auto` keeps it only if recall@10 holds
