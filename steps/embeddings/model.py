@@ -218,9 +218,13 @@ def load_model(path: str, device: str = "cpu", precision: str = "fp32") -> Any:
 
 def quantize_int8(model: Any) -> Any:
     """Dynamic int8 quantisation of the model's Linear layers (weights int8, activations quantised per batch)."""
+    import warnings
+
     import torch
 
-    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    with warnings.catch_warnings():  # torch marks its eager quantisation API deprecated (torchao is its successor)
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
 @lru_cache(maxsize=4)
