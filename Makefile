@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: browser demo test test-fast faults lint typecheck docs bench bench-attest bench-remote-list bench-tags bench-files bench-embeddings bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
+.PHONY: browser demo test test-fast faults lint typecheck docs bench bench-attest bench-remote-list bench-tags bench-files bench-embeddings bench-search bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
 
 venv: $(VENV)
 
@@ -83,13 +83,19 @@ bench-attest: $(VENV)
 bench-embeddings: $(VENV)
 	$(PY) -m bench.embeddings
 
+# `dreg search` cold (fresh process, embedded PostgreSQL stopped) and warm (server + model up) on a small table.
+bench-search: $(VENV)
+	$(PY) -m bench.search
+
 # The throughput table on CUDA (fp16, batch sweep, one actor per GPU): run it on a GPU machine with a CUDA torch.
 bench-gpu: $(VENV)
 	$(PY) -m bench.gpu
 
-# Opt-in, heavy: HNSW on 200k vectors (build time, index size, p50/p95, recall@10 at ef_search 40/100).
+# Opt-in, heavy: HNSW on 200k vectors (build time, index size, p50/p95, recall@10 at ef_search 40/100), stored as
+# vector and as halfvec (index size ratio).
+SCALE ?= 200000
 bench-scale: $(VENV)
-	$(PY) -m bench.scale
+	SCALE=$(SCALE) $(PY) -m bench.scale
 
 # Opt-in: the genuine upstream files offline (Debian's dataset-fashion-mnist; UCI wine CSVs by hand, see the script)
 # in .dreg/real-mirror (or REAL_MIRROR=<folder>), then the real-data test that releases fashion-mnist from them.

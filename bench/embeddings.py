@@ -3,7 +3,10 @@
 Corpus: the long descriptions in this environment's installed packages (`*.dist-info/METADATA`), chunked by the
 pipeline's own chunker and released as a readmes dataset in a scratch registry; embedded PostgreSQL + pgvector.
 
-1. Ray pipeline embedding throughput per precision (fp32, bf16 where the CPU has it) × batch size vs bare fp32
+0. `precision: auto` on this CPU: the candidates its flags allow (fp32, int8 = dynamic quantisation of the Linear
+   layers, bf16 only with avx512_bf16/amx_bf16), each timed on the fixed probe with its recall@10 against fp32, and
+   the choice (the fastest with recall@10 >= 0.99, never slower than fp32);
+1. Ray pipeline embedding throughput per precision (fp32, int8, bf16 where the CPU has it) × batch size vs bare fp32
    `SentenceTransformer.encode` on the same chunks (goal ≥ 2.5x), with cosine to the fp32 vectors and recall@10
    against an fp32 embedding of the same chunks (goal ≥ 0.99; queries: the rag-evaluation questions plus 100
    held-out chunks); Ray start-up and actor warm-up reported separately;
@@ -36,7 +39,7 @@ from typing import Any, Self
 import numpy as np
 from psycopg import sql
 
-from bench.core import print_cpu
+from bench.core import goal, print_cpu
 from steps.dev.readmes import SOURCE, readmes_registry, release_readmes
 
 PYPI_URL = "https://pypi.org/project/{repo}/"
@@ -425,17 +428,19 @@ def main() -> None:
 
     import ray
 
-    from steps.embeddings.model import model_dimension, resolve_model, resolve_precision
+    from steps.embeddings.model import model_dimension, precision_candidates, resolve_model
     from steps.embeddings.spec import EmbedParams
 
     docs, chunks = bench_chunks()
     chosen = dict(list(docs.items())[: args.docs or None])
     model_path = resolve_model(EmbedParams(source_version=f"{SOURCE}-v1.0.0").model)
     dim = model_dimension(model_path)
-    backends = args.backends.split(",") if args.backends else sorted({"fp32", resolve_precision(None, "cpu")})
+    print("0. precision auto: probing ...", flush=True)
+    auto = auto_figures(model_path)
+    backends = args.backends.split(",") if args.backends else precision_candidates(cpu_flags())
     out: dict[str, Any] = {"corpus": {"documents": len(docs), "chunks": len(chunks),
                                       "mb": round(sum(map(len, docs.values())) / 1e6, 2),
-                                      "run_documents": len(chosen)}}
+                                      "run_documents": len(chosen)}, "auto": auto}
     print(f"corpus: {len(docs)} package descriptions, {out['corpus']['mb']} MB, {len(chunks)} chunks; pipeline runs "
           f"use {len(chosen)} documents; backends {backends}", flush=True)
 
@@ -459,6 +464,26 @@ def main() -> None:
     report(out)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2, sort_keys=True))
+
+
+def cpu_flags() -> frozenset[str]:
+    from steps.embeddings.model import cpu_flags
+
+    return cpu_flags()
+
+
+def auto_figures(model_path: str) -> dict[str, Any]:
+    """`precision: auto` as the embed stage runs it, with the probe's figures: {candidates, figures, choice}."""
+    from steps.embeddings.model import CPU_BF16_FLAGS, choose_precision, measure_precision
+    from steps.embeddings.model import precision_candidates as pc
+
+    flags = cpu_flags()
+    candidates = pc(flags)
+    probe = measure_precision(model_path)
+    figures = {c: probe(c) for c in dict.fromkeys(["fp32", *candidates])}
+    return {"flags": sorted(flags & (CPU_BF16_FLAGS | {"avx2", "avx512f", "avx512_vnni", "amx_int8"})),
+            "candidates": candidates, "figures": figures,
+            "choice": choose_precision(lambda c: figures[c], candidates)}
 
 
 def real_vectors(chunks: list[str], n: int) -> np.ndarray:
@@ -536,7 +561,13 @@ def print_hnsw(h: dict[str, Any], label: str) -> None:
 
 
 def report(o: dict[str, Any]) -> None:
-    """Print the measurements that ran as ratios with their raw figures."""
+    """Print the measurements that ran as ratios with their raw figures, then the GOAL lines."""
+    a = o["auto"]
+    fp32_s = a["figures"]["fp32"][0]
+    print(f"0. precision auto: CPU flags {' '.join(a['flags']) or 'none of note'} -> candidates {a['candidates']}; "
+          "probe (128 docs, best of 3): " + ", ".join(f"{c} {s * 1000:.0f} ms ({fp32_s / s:.2f}x fp32, recall@10 "
+                                                      f"{r:.3f})" for c, (s, r) in a["figures"].items())
+          + f" -> auto picks {a['choice']}")
     print(f"\nRay start-up (ray.init): {o['ray_init_s']:.1f}s")
     if "incremental" in o:
         inc = o["incremental"]
@@ -566,6 +597,44 @@ def report(o: dict[str, Any]) -> None:
               f"{rss['quarter_driver_mb']:.0f} MB), "
               f"Ray workers {rss['full_workers_mb'] / rss['quarter_workers_mb']:.2f}"
               f" ({rss['full_workers_mb']:.0f} vs {rss['quarter_workers_mb']:.0f} MB)")
+    print("\n".join(goals(o)))
+
+
+def goals(o: dict[str, Any]) -> list[str]:
+    """The GOAL lines of the sections that ran."""
+    lines = []
+    if "precision" in o:
+        best = {}
+        for r in o["precision"]["table"]:
+            if r["backend"] not in best or r["chunks_per_s"] > best[r["backend"]]["chunks_per_s"]:
+                best[r["backend"]] = r
+        if "fp32" in best:
+            for backend, r in best.items():
+                if backend != "fp32":
+                    print(f"1. {backend} vs fp32 in the pipeline (best batch each): "
+                          f"{r['chunks_per_s'] / best['fp32']['chunks_per_s']:.2f}x the speed, recall@10 vs fp32 "
+                          f"{r['recall_at_10']:.3f}")
+        chosen = best.get(o["auto"]["choice"]) or max(best.values(), key=lambda r: r["chunks_per_s"])
+        lines.append(goal(f"embed-throughput ({chosen['backend']} = auto, batch {chosen['batch']}) / bare fp32 encode",
+                          chosen["ratio"], "≥", 2.5, "x"))
+        lines += [goal(f"embed-recall@10 ({backend}) vs fp32", r["recall_at_10"], "≥", 0.99)
+                  for backend, r in best.items() if backend != "fp32"]
+    if "incremental" in o:
+        inc = o["incremental"]
+        lines.append(goal("full run / incremental rerun (5% changed)", inc["full_s"] / inc["incremental_s"], "≥", 10,
+                          "x"))
+    if "writer" in o:
+        w = o["writer"]
+        lines.append(goal("executemany / full replace into HNSW table", w["executemany_s"] / w["full_s"], "≥", 5, "x"))
+    if "hnsw" in o:
+        h = o["hnsw"]["ef40"]
+        lines.append(goal(f"hnsw-p95 ({o['hnsw']['vectors']} vectors, ef_search 40)", h["p95_ms"], "<", 5, "ms"))
+        lines.append(goal("hnsw-recall@10 (ef_search 40)", h["recall_at_k"], "≥", 0.95))
+    if "rss" in o:
+        rss = o["rss"]
+        lines.append(goal("peak RSS full / quarter corpus (driver)", rss["full_driver_mb"] / rss["quarter_driver_mb"],
+                          "≤", 1.5, "x"))
+    return lines
 
 
 if __name__ == "__main__":

@@ -173,7 +173,8 @@ def run_embed(dataset: str, params: EmbedParams, root: Path, source_repo: str | 
             writer, tally = StagingWriter(conn, dim), Tally()
             cfg = ChunkConfig(params.chunk_size, params.chunk_overlap, params.min_chunk_chars, params.max_noise_ratio)
             with ray_session():
-                precision = resolve_precision(params.precision, embed_placement(params.concurrency)["device"])
+                precision = resolve_precision(params.precision, embed_placement(params.concurrency)["device"],
+                                              model_path)
                 base = {"dvc_data_version": params.source_version, "embedding_model": params.model,
                         "embedding_precision": precision, "docker_image": settings.docker_image_tag,
                         "argo_workflow_uid": settings.argo_workflow_uid}
@@ -187,7 +188,7 @@ def run_embed(dataset: str, params: EmbedParams, root: Path, source_repo: str | 
             run = {"embedded": tally.embedded, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                    "docker_image": settings.docker_image_tag, "argo_workflow_uid": settings.argo_workflow_uid}
             spec = VectorTable(params.table, dim, params.model, precision, params.hnsw_m, params.hnsw_ef_construction,
-                               params.build_memory_mb)
+                               params.build_memory_mb, params.storage)
             result = merge(conn, spec, {"dataset": dataset, "source": params.source_version, "run": run})
     finally:
         conn.close()

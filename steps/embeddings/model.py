@@ -4,6 +4,8 @@ the precision the hardware runs fastest without losing retrieval quality, and lo
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -94,11 +96,95 @@ def cpu_has_bf16() -> bool:
     return any(probe is not None and bool(probe()) for probe in probes)
 
 
-def resolve_precision(requested: str | None, device: str) -> str:
-    """The precision to embed with: `requested`, else fp16 on CUDA, bf16 on a bf16-capable CPU, fp32 otherwise."""
-    if requested == "fp16" and device != "cuda":
-        raise DregError("precision fp16 needs a CUDA GPU; this run embeds on the CPU",
-                        "set `precision` to bf16 or fp32 in params.yaml, or leave it unset")
+AUTO_RECALL = 0.99  # `precision: auto` keeps only backends whose recall@10 against fp32 reaches this on the probe
+
+
+def precision_candidates(flags: frozenset[str]) -> list[str]:
+    """The CPU backends `auto` measures: fp32, int8 (dynamic quantisation), and bf16 only where the CPU flags say
+    it computes bf16 natively (avx512_bf16 or amx_bf16); elsewhere bf16 is emulated and slow."""
+    return ["fp32", "int8", *(["bf16"] if flags & CPU_BF16_FLAGS else [])]
+
+
+def choose_precision(probe: Callable[[str], tuple[float, float]], candidates: Sequence[str]) -> str:
+    """The fastest candidate whose recall@10 against fp32 is at least AUTO_RECALL and that is not slower than fp32.
+
+    `probe(precision)` gives (seconds to embed the probe, recall@10 against fp32); fp32 is always measured and is
+    the fallback."""
+    results = {c: probe(c) for c in dict.fromkeys(["fp32", *candidates])}
+    fp32_s = results["fp32"][0]
+    fit = [c for c, (seconds, recall) in results.items() if recall >= AUTO_RECALL and seconds <= fp32_s]
+    return min(fit, key=lambda c: (results[c][0], c != "fp32"))
+
+
+PROBE_TOPICS = ("object storage", "access keys", "Kubernetes ingress", "Helm charts", "dataset versioning",
+                "vector search", "GPU scheduling", "model serving", "CI pipelines", "log retention",
+                "TLS certificates", "backups", "feature flags", "rate limits", "message queues", "schema changes")
+PROBE_ASPECTS = ("how to configure", "troubleshooting", "security notes on", "upgrading", "monitoring",
+                 "the design of", "a quick start for", "limits of")
+
+
+def probe_texts() -> tuple[list[str], list[str]]:
+    """The probe `auto` embeds: 128 short documents and 32 queries (fixed, so every run measures the same)."""
+    docs = [f"{aspect.capitalize()} {topic}: this section explains {aspect} {topic} in the platform, with examples "
+            f"and the settings that matter ({i})." for i, (topic, aspect) in
+            enumerate((t, a) for t in PROBE_TOPICS for a in PROBE_ASPECTS)]
+    queries = [f"{a} {t}?" for t, a in zip(PROBE_TOPICS * 2, PROBE_ASPECTS * 4, strict=False)][:32]
+    return docs, queries
+
+
+def top_k(docs: Any, queries: Any, k: int = 10) -> list[set[int]]:
+    """The indices of the k documents nearest each query (cosine; vectors normalised here)."""
+    import numpy as np
+
+    d = np.asarray(docs, np.float32)
+    q = np.asarray(queries, np.float32)
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    return [set(row) for row in np.argsort(-(q @ d.T), axis=1)[:, :k].tolist()]
+
+
+def measure_precision(path: str, rounds: int = 3) -> Callable[[str], tuple[float, float]]:
+    """A probe for `choose_precision`: best-of-`rounds` seconds to embed the probe documents at a precision, and
+    recall@10 of the probe queries against fp32."""
+    docs, queries = probe_texts()
+    ref: list[set[int]] = []
+
+    def probe(precision: str) -> tuple[float, float]:
+        model = load_model(path, "cpu", precision)
+        model.encode(docs[:8], batch_size=8, show_progress_bar=False)  # warm-up
+        best = float("inf")
+        for _ in range(rounds):
+            start = time.perf_counter()
+            got_docs = model.encode(docs, batch_size=32, show_progress_bar=False)
+            best = min(best, time.perf_counter() - start)
+        got = top_k(got_docs, model.encode(queries, batch_size=32, show_progress_bar=False))
+        if not ref:
+            ref.extend(got)
+        return best, sum(len(a & b) for a, b in zip(ref, got, strict=True)) / (10 * len(got))
+
+    return probe
+
+
+@lru_cache(maxsize=4)
+def auto_precision(path: str) -> str:
+    """`precision: auto` on the CPU: `choose_precision` over this CPU's candidates, measured on the probe."""
+    return choose_precision(measure_precision(path), precision_candidates(cpu_flags()))
+
+
+def resolve_precision(requested: str | None, device: str, model_path: str | None = None) -> str:
+    """The precision to embed with: `requested`, else fp16 on CUDA, bf16 on a bf16-capable CPU, fp32 otherwise.
+
+    `auto`: fp16 on CUDA; on the CPU the fastest backend that keeps recall (`auto_precision`, needs `model_path`)."""
+    if requested in ("fp16", "int8") and (device == "cuda") != (requested == "fp16"):
+        raise DregError(f"precision {requested} needs {'a CUDA GPU' if requested == 'fp16' else 'the CPU'}; this run "
+                        f"embeds on {'the CPU' if device != 'cuda' else 'CUDA'}",
+                        "set another `precision` in params.yaml, or leave it unset")
+    if requested == "auto":
+        if device == "cuda":
+            return "fp16"
+        if model_path is None:
+            raise DregError("precision auto needs the model to measure", "pass the resolved model path")
+        return auto_precision(model_path)
     if requested is not None:
         return requested
     if device == "cuda":
@@ -112,7 +198,7 @@ def torch_dtype(precision: str) -> Any:
 
     if precision not in PRECISIONS:
         raise DregError(f"unknown precision {precision!r}", f"use one of {', '.join(PRECISIONS)}")
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}[precision]
 
 
 def load_model(path: str, device: str = "cpu", precision: str = "fp32") -> Any:
@@ -121,12 +207,25 @@ def load_model(path: str, device: str = "cpu", precision: str = "fp32") -> Any:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    model_kwargs = None if precision == "fp32" else {"torch_dtype": torch_dtype(precision)}
+    model_kwargs = None if precision in ("fp32", "int8") else {"torch_dtype": torch_dtype(precision)}
     try:
-        return SentenceTransformer(path, device=device, local_files_only=Path(path).is_dir(), model_kwargs=model_kwargs)
+        model = SentenceTransformer(path, device=device, local_files_only=Path(path).is_dir(),
+                                    model_kwargs=model_kwargs)
     except Exception as exc:  # noqa: BLE001  (corrupt or incompatible weights)
         raise DregError(f"cannot load model from {path}: {str(exc).splitlines()[0]}",
                         "check `model` in params.yaml") from None
+    return quantize_int8(model) if precision == "int8" else model
+
+
+def quantize_int8(model: Any) -> Any:
+    """Dynamic int8 quantisation of the model's Linear layers (weights int8, activations quantised per batch)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch marks its eager quantisation API deprecated (torchao is its successor)
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
 @lru_cache(maxsize=4)

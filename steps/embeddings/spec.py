@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from dreg_client.grammar import shown
 from steps.errors import DregError
@@ -12,7 +12,9 @@ from steps.kit.params import Params
 from steps.refs.versions import parse_tag
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")  # int8: dynamic quantisation of the Linear layers (CPU)
+PRECISION_CHOICES = (*PRECISIONS, "auto")  # auto: the fastest that keeps recall@10 >= 0.99 against fp32 (a probe)
+STORAGES = ("vector", "halfvec")
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -27,7 +29,9 @@ def check_table_name(name: str) -> str:
 class EmbedParams(Params):
     """What to embed (source tag, model and its precision, chunking) and where (table, HNSW index).
 
-    `precision` unset: bf16 where the CPU has AVX-512 bf16 or AMX, fp16 on CUDA, fp32 otherwise."""
+    `precision` unset: bf16 where the CPU has AVX-512 bf16 or AMX, fp16 on CUDA, fp32 otherwise; `auto`: measured
+    on a small probe (see `steps.embeddings.model.choose_precision`). `storage`: the embedding column's type,
+    `vector` (float32) or `halfvec` (float16, about half the index size)."""
 
     source_dataset: str = "opencloudhub-readmes-download"
     source_version: str
@@ -43,6 +47,22 @@ class EmbedParams(Params):
     hnsw_m: int = Field(16, ge=2, le=100)
     hnsw_ef_construction: int = Field(64, ge=4, le=1000)
     build_memory_mb: int = Field(512, ge=64, le=65536)
+    storage: str = "vector"
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """`storage` only when it is not the default, so that the params recorded in releases stay as they were."""
+        data = handler(self)
+        if data.get("storage") == "vector":
+            data.pop("storage")
+        return data
+
+    @field_validator("storage")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        if value not in STORAGES:
+            raise ValueError(f"must be one of {', '.join(STORAGES)}")
+        return value
 
     @field_validator("table")
     @classmethod
@@ -61,8 +81,8 @@ class EmbedParams(Params):
     @field_validator("precision")
     @classmethod
     def _precision(cls, value: str | None) -> str | None:
-        if value is not None and value not in PRECISIONS:
-            raise ValueError(f"must be one of {', '.join(PRECISIONS)} (or unset: chosen for the hardware)")
+        if value is not None and value not in PRECISION_CHOICES:
+            raise ValueError(f"must be one of {', '.join(PRECISION_CHOICES)} (or unset: chosen for the hardware)")
         return value
 
     @model_validator(mode="after")

@@ -21,6 +21,8 @@ from steps.errors import DregError
 
 STAGE = "dreg_embeddings_stage"
 OPCLASS = "vector_cosine_ops"
+STORAGES = ("vector", "halfvec")  # the embedding column's type: float32, or float16 (about half the index size)
+OPCLASSES = {"vector": OPCLASS, "halfvec": "halfvec_cosine_ops"}
 CONTRACT = {"id": "uuid", "content": "text", "embedding": "vector", "metadata": "jsonb"}
 LOCK_TIMEOUT = "10min"
 FILLFACTOR = 50  # room on each page, so that metadata-only updates (a new source tag) stay HOT: no HNSW re-inserts
@@ -29,16 +31,18 @@ FULL_REPLACE_SHARE = 0.5  # above this share of new rows, loading a fresh table 
 
 @dataclass(frozen=True)
 class TableInfo:
-    """What an existing table looks like: vector dimension, HNSW index params, state comment."""
+    """What an existing table looks like: vector dimension, HNSW index params, state comment, column type."""
 
     dim: int
     index: dict[str, int] | None
     state: dict[str, Any]
+    storage: str = "vector"
 
 
 @dataclass(frozen=True)
 class VectorTable:
-    """What the replace writes: table, vector dimension, model identity, HNSW params, index build memory."""
+    """What the replace writes: table, vector dimension, model identity, HNSW params, index build memory, and the
+    embedding column's type (`vector`, or `halfvec`: float16, about half the index)."""
 
     table: str
     dim: int
@@ -47,6 +51,7 @@ class VectorTable:
     m: int = 16
     ef_construction: int = 64
     build_memory_mb: int = 512
+    storage: str = "vector"
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,9 @@ def describe(conn, table: str) -> TableInfo | None:
         "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
         " WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped", [oid]).fetchall())
     types = {name: cols.get(name, "").split("(")[0] for name in CONTRACT}
+    storage = types["embedding"]
+    if storage in STORAGES:
+        types["embedding"] = "vector"
     if types != CONTRACT or "(" not in cols["embedding"] or conn.execute(
             "SELECT count(*) FROM pg_index WHERE indrelid = %s AND indisprimary", [oid]).fetchone()[0] != 1:
         raise DregError(f"table {table} exists but is not an embeddings table (columns {cols})",
@@ -103,7 +111,7 @@ def describe(conn, table: str) -> TableInfo | None:
         state = json.loads(comment) if comment else {}
     except ValueError:
         state = {}
-    return TableInfo(dim, index, state if isinstance(state, dict) else {})
+    return TableInfo(dim, index, state if isinstance(state, dict) else {}, storage)
 
 
 SAME_MODEL = sql.SQL("{l}.metadata->>'embedding_model' = %(model)s"
@@ -193,8 +201,10 @@ def reuse_vectors(conn, spec: VectorTable, info: TableInfo | None) -> int:
 
 
 def wants_full_replace(conn, spec: VectorTable, info: TableInfo | None, staged: int) -> bool:
-    """True when there is no table, its index params change, or more than FULL_REPLACE_SHARE of staged rows are new."""
-    if info is None or info.index != {"m": spec.m, "ef_construction": spec.ef_construction}:
+    """True when there is no table, its index params or column type change, or more than FULL_REPLACE_SHARE of
+    staged rows are new."""
+    if info is None or info.index != {"m": spec.m, "ef_construction": spec.ef_construction} \
+            or info.storage != spec.storage:
         return True
     new = conn.execute(sql.SQL("SELECT count(*) FROM {s} s WHERE NOT EXISTS (SELECT 1 FROM {t} l WHERE l.id = s.id)")
                        .format(s=sql.Identifier(STAGE), t=ident(spec.table))).fetchone()[0]
@@ -206,7 +216,7 @@ def build_index(conn, table: str, index: str, spec: VectorTable) -> float:
     conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(f"{spec.build_memory_mb}MB")))
     start = time.perf_counter()
     conn.execute(sql.SQL("CREATE INDEX {} ON {} USING hnsw (embedding {}) WITH (m = {}, ef_construction = {})").format(
-        sql.Identifier(index), sql.Identifier(table), sql.SQL(OPCLASS), sql.Literal(spec.m),
+        sql.Identifier(index), sql.Identifier(table), sql.SQL(OPCLASSES[spec.storage]), sql.Literal(spec.m),
         sql.Literal(spec.ef_construction)))
     return time.perf_counter() - start
 
@@ -216,8 +226,9 @@ def replace_table(conn, spec: VectorTable, info: TableInfo | None) -> MergeResul
     t, stage = ident(spec.table), sql.Identifier(STAGE)
     fresh, fresh_pkey = derived_name(spec.table, "dreg_new"), derived_name(spec.table, "dreg_new_pkey")
     conn.execute(sql.SQL("CREATE TABLE {} (id uuid CONSTRAINT {} PRIMARY KEY, content text NOT NULL, "
-                         "embedding vector({}) NOT NULL, metadata jsonb NOT NULL) WITH (fillfactor = {})").format(
-        sql.Identifier(fresh), sql.Identifier(fresh_pkey), sql.Literal(spec.dim), sql.Literal(FILLFACTOR)))
+                         "embedding {}({}) NOT NULL, metadata jsonb NOT NULL) WITH (fillfactor = {})").format(
+        sql.Identifier(fresh), sql.Identifier(fresh_pkey), sql.SQL(STORAGES[STORAGES.index(spec.storage)]),
+        sql.Literal(spec.dim), sql.Literal(FILLFACTOR)))
     rows = conn.execute(sql.SQL("INSERT INTO {} (id, content, embedding, metadata)"
                                 " SELECT id, content, embedding, metadata::jsonb FROM {}").format(
         sql.Identifier(fresh), stage)).rowcount
