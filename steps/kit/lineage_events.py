@@ -60,8 +60,12 @@ def make_client(root: Path) -> Any:
 
 
 def stage_datasets(dataset: str, stage: str, root: Path) -> tuple[list[str], list[str]]:
-    """(data inputs, outputs) of a pipeline stage, as its dvc.yaml declares them (code deps left out)."""
-    spec = (yaml.safe_load((root / layout.dvc_yaml(dataset)).read_text()) or {}).get("stages", {}).get(stage, {})
+    """(data inputs, outputs) of a pipeline stage, as its dvc.yaml declares them (code deps left out); none when
+    the stage runs without its pipeline's files (a Ray job's working directory)."""
+    where = root / layout.dvc_yaml(dataset)
+    if not where.is_file():
+        return [], []
+    spec = (yaml.safe_load(where.read_text()) or {}).get("stages", {}).get(stage, {})
     paths = [next(iter(d)) if isinstance(d, dict) else str(d) for d in spec.get("deps") or []]
     outs = [next(iter(o)) if isinstance(o, dict) else str(o) for o in spec.get("outs") or []]
     return [p for p in paths if p.startswith(f"{layout.DATA}/")], outs
