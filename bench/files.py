@@ -51,7 +51,13 @@ def pipeline(root: Path, files: int) -> None:
     (folder / "make.py").write_text(MAKE)
     (folder / "meta.py").write_text(META)
     (folder / "params.yaml").write_text(f"files: {files}\n")
-    (folder / "dvc.yaml").write_text(f"""stages:
+    (folder / "dvc.yaml").write_text(f"""artifacts:
+  {DATASET}:
+    path: ../../data/{DATASET}
+    type: dataset
+    desc: "Generated small JPEGs (a roco-like layout) for bench-files."
+    meta: {{license: CC0-1.0, homepage: https://example.invalid/{DATASET}, schedule: manual, profile: cpu-small}}
+stages:
   process:
     wdir: ../..
     cmd: python pipelines/{DATASET}/make.py data/{DATASET}/processed {files}
@@ -92,7 +98,7 @@ def one_size(base: Path, files: int) -> dict[str, tuple[float, float, float]]:
     commit_all(root, f"{DATASET}: {files} files")
     env = {**os.environ, "DREG_CACHE_DIR": str(base / "dreg-cache"), "DVC_NO_ANALYTICS": "1"}
     dreg, dvc = str(BIN / "dreg"), str(BIN / "dvc")
-    subprocess.run([dreg, "run", DATASET, "--no-publish"], cwd=root, env=env, check=True, capture_output=True)
+    run([dreg, "run", DATASET, "--no-publish"], root, env)
     bare = base / "bare-remote"
     subprocess.run([dvc, "remote", "add", "--local", "bare", str(bare)], cwd=root, check=True, capture_output=True)
     got = {"dvc push": run([dvc, "push", "-q", "-r", "bare", f"pipelines/{DATASET}/dvc.yaml"], root, env),

@@ -6,7 +6,6 @@ import os
 import signal
 import sys
 import warnings
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
@@ -37,6 +36,8 @@ app = typer.Typer(
 def show_version(value: bool) -> None:
     """`dreg --version`: the installed data-registry version."""
     if value:
+        from importlib.metadata import PackageNotFoundError, version
+
         try:
             typer.echo(f"dreg {version('data-registry')}")
         except PackageNotFoundError:

@@ -10,9 +10,7 @@ from typing import Annotated
 
 import typer
 
-from steps.config import get_settings
 from steps.kit.files import write_bytes
-from steps.release.dvc import open_repo
 
 handoff_app = typer.Typer(
     help="Move a stage's lock entry and outputs between the Ray pods and the workflow workspace.",
@@ -25,6 +23,8 @@ Remote = Annotated[str | None, typer.Option("--remote", help="DVC remote (defaul
 
 
 def _remote(remote: str | None) -> str:
+    from steps.config import get_settings
+
     return remote or get_settings().dvc_remote
 
 
@@ -37,6 +37,7 @@ def export_command(
 ) -> None:
     """Push a finished stage's outputs and lock entry to the DVC remote under KEY."""
     from steps.cluster.handoff import export_stage
+    from steps.release.dvc import open_repo
 
     with open_repo(Path.cwd()) as repo:
         bundle = export_stage(repo, dataset, stage, key, _remote(remote))
@@ -53,6 +54,7 @@ def check_command(
 ) -> None:
     """Decide before any GPU is requested whether the stage must run here (its lock and the remote)."""
     from steps.cluster.handoff import run_reasons
+    from steps.release.dvc import open_repo
 
     with open_repo(Path.cwd()) as repo:
         reasons = ["forced"] if force else run_reasons(repo, dataset, stage, _remote(remote))
@@ -76,6 +78,7 @@ def import_command(
     """Merge an exported stage into this checkout: lock entry, uncached files, pulled outputs; for a
     stage that did not need to run, pull its locked outputs."""
     from steps.cluster.handoff import import_stage, restore_stage
+    from steps.release.dvc import open_repo
 
     if not ran:
         restore_stage(Path.cwd(), dataset, stage, _remote(remote), open_repo)

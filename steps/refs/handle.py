@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from dreg_client import Registry, Release
 from dreg_client.attest import KeySpec
-from steps.config import dvc_config
 
 __all__ = ["Registry", "Release", "open_registry"]
 
@@ -17,9 +17,13 @@ def open_registry(repo: str | None = None, root: Path | str = ".", trusted_keys:
 
     The checkout gets every DVC override of the settings (remote, URLs); another registry only those set
     explicitly (its own `.dvc/config` chooses its default remote). `trusted_keys`/`require_signed`: the
-    attestation policy (default: `$DREG_TRUSTED_KEYS`, `$DREG_REQUIRE_SIGNED`).
+    attestation policy (default: `$DREG_TRUSTED_KEYS`, `$DREG_REQUIRE_SIGNED`). The settings are read on the
+    first data read only: commands that read refs alone never load them.
     """
-    if repo is None:
-        return Registry.open(root, config=dvc_config(), trusted_keys=trusted_keys, require_signed=require_signed)
-    return Registry.open(repo, config=dvc_config(explicit=True), trusted_keys=trusted_keys,
+    def overrides() -> dict[str, Any]:
+        from steps.config import dvc_config
+
+        return dvc_config(explicit=repo is not None)
+
+    return Registry.open(root if repo is None else repo, config=overrides, trusted_keys=trusted_keys,
                          require_signed=require_signed)

@@ -245,15 +245,18 @@ def test_huge_params_file_is_refused_before_parsing(registry, fault):
     assert tags(registry.root) == []
 
 
-def test_binary_env_file_is_named(registry, tmp_path, fault):
+def test_binary_env_file_is_named(released, tmp_path, fault):
     """A binary `.env.local` giving 'unexpected UnicodeDecodeError'."""
-    (registry.root / ".env.local").write_bytes(b"DREG_MIRROR=\xff\xfe\x00\n")
-    for args in (("list",), ("get", "wine-quality@1.0.0", "-o", str(tmp_path / "out")), ("run", "wine-quality"),
-                 ("promote", "wine-quality@1.0.0", "--to", "prod")):
-        proc = dreg(registry.root, *args)
+    before = tags(released.root)
+    (released.root / ".env.local").write_bytes(b"DREG_MIRROR=\xff\xfe\x00\n")
+    listed = dreg(released.root, "list", "--json")  # reads git refs only: the settings are never loaded
+    assert listed.returncode == 0 and CURATED in listed.stdout, listed.stderr
+    for args in (("get", f"{CURATED}@1.0.0", "-o", str(tmp_path / "out")), ("run", "wine-quality"),
+                 ("promote", f"{CURATED}@1.0.0", "--to", "prod")):
+        proc = dreg(released.root, *args)
         line = one_line(proc.stderr)
         assert proc.returncode == 1 and ".env.local" in line and "not UTF-8" in line, args
-    assert tags(registry.root) == [] and not (tmp_path / "out").exists()
+    assert tags(released.root) == before and not (tmp_path / "out").exists()
 
 
 def refusing_hook(origin: Path, marker: Path, seconds: int = 0) -> None:

@@ -175,15 +175,36 @@ def version_at(dataset: str, commit: str, refs: Mapping[str, str]) -> str | None
     return found[0].semver if found else None
 
 
-def stage_assignments(dataset: str, refs: Mapping[str, str]) -> dict[str, str]:
-    """{stage: semver} from the newest promotion tag of each stage in `refs` ({tag: commit}): a promotion tag sits
-    on its release's commit."""
-    newest: dict[str, tuple[int, str]] = {}
+@dataclass(frozen=True)
+class RefIndex:
+    """Every tag of a registry parsed once: versions per dataset (newest first), current stage assignments."""
+
+    versions: dict[str, list[Version]]
+    stages: dict[str, dict[str, str]]
+
+
+def index_refs(refs: Mapping[str, str]) -> RefIndex:
+    """One pass over `refs` ({tag: commit}): each dataset's versions and, from the newest promotion tag of each
+    stage (it sits on its release's commit), {stage: semver}."""
+    versions: dict[str, list[Version]] = {}
+    at_commit: dict[tuple[str, str], Version] = {}
+    newest: dict[tuple[str, str], tuple[int, str]] = {}
     for tag, commit in refs.items():
-        if (parsed := parse_stage_tag(tag, dataset)) and parsed[2] > newest.get(parsed[1], (0, ""))[0]:
-            newest[parsed[1]] = (parsed[2], commit)
-    return {stage: semver for stage, (_, commit) in sorted(newest.items())
-            if (semver := version_at(dataset, commit, refs)) is not None}
+        if (v := parse_tag(tag)) is not None:
+            versions.setdefault(v.dataset, []).append(v)
+            at_commit[v.dataset, commit] = max(v, at_commit.get((v.dataset, commit), v))
+        elif (p := parse_stage_tag(tag)) is not None and p[2] > newest.get((p[0], p[1]), (0, ""))[0]:
+            newest[p[0], p[1]] = (p[2], commit)
+    stages: dict[str, dict[str, str]] = {}
+    for (dataset, stage), (_, commit) in sorted(newest.items()):
+        if (found := at_commit.get((dataset, commit))) is not None:
+            stages.setdefault(dataset, {})[stage] = found.semver
+    return RefIndex({d: sorted(vs, reverse=True) for d, vs in versions.items()}, stages)
+
+
+def stage_assignments(dataset: str, refs: Mapping[str, str]) -> dict[str, str]:
+    """{stage: semver} of `dataset` currently assigned in `refs` ({tag: commit})."""
+    return dict(index_refs(refs).stages.get(dataset, {}))
 
 
 def next_number(dataset: str, *tag_lists: Iterable[str]) -> int:

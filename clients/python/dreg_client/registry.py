@@ -111,32 +111,35 @@ def check_location(location: str) -> str:
     return location
 
 
+Config = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
+
+
 class Registry:
     """A registry opened once: its refs (read once), files at a release, the DVC filesystem at a release (built
     once per release), verified data reads and all-or-nothing downloads."""
 
     def __init__(self, location: str | os.PathLike[str] = ".", remote: str | None = None,
-                 config: Mapping[str, Any] | None = None, trusted_keys: attest.KeySpec = None,
+                 config: Config = None, trusted_keys: attest.KeySpec = None,
                  require_signed: bool | None = None) -> None:
         self.location = check_location(os.fspath(location))
         self.remote = remote
-        self.config = dict(config or {})
+        self._config = config
         self.policy = attest.Policy.resolve(trusted_keys, require_signed)
         self.root = work_tree(self.location)
         self.url = str(self.root) if self.root else canonical_url(self.location)
         self._fs: dict[str, Any] = {}
         self._blobs: dict[Path, BlobReader] = {}
-        self._versions: dict[str, list[grammar.Version]] = {}
         self._signed: dict[str, attest.Attestation | None] = {}
         self._listed: set[str] = set()
         self._git_files: dict[str, set[str]] = {}
 
     @classmethod
     def open(cls, location: str | os.PathLike[str] = ".", remote: str | None = None,
-             config: Mapping[str, Any] | None = None, trusted_keys: attest.KeySpec = None,
+             config: Config = None, trusted_keys: attest.KeySpec = None,
              require_signed: bool | None = None) -> Registry:
-        """Open a registry (use as a context manager: `with Registry.open(url) as reg:`); `trusted_keys` pins
-        the publishers' public keys, `require_signed` refuses unsigned releases (see `dreg_client.attest`)."""
+        """Open a registry (use as a context manager: `with Registry.open(url) as reg:`); `config`: DVC config
+        overrides, or a function returning them (called on the first data read); `trusted_keys` pins the
+        publishers' public keys, `require_signed` refuses unsigned releases (see `dreg_client.attest`)."""
         return cls(location, remote=remote, config=config, trusted_keys=trusted_keys, require_signed=require_signed)
 
     def __enter__(self) -> Self:
@@ -154,6 +157,11 @@ class Registry:
         for reader in self._blobs.values():
             reader.close()
         self._blobs.clear()
+
+    @cached_property
+    def config(self) -> dict[str, Any]:
+        """The DVC config overrides (a function given to `open` is called once, here)."""
+        return dict((self._config() if callable(self._config) else self._config) or {})
 
     @property
     def local(self) -> bool:
@@ -180,7 +188,12 @@ class Registry:
     def refresh(self) -> None:
         """Forget the refs read so far (the next read asks again)."""
         self.__dict__.pop("refs", None)
-        self._versions.clear()
+        self.__dict__.pop("index", None)
+
+    @cached_property
+    def index(self) -> grammar.RefIndex:
+        """The refs parsed once: versions per dataset and stage assignments."""
+        return grammar.index_refs(self.refs)
 
     def release_tags(self) -> list[str]:
         """Every release tag, sorted."""
@@ -188,21 +201,18 @@ class Registry:
 
     def datasets(self) -> list[str]:
         """Dataset names: those with release tags, plus (in a work tree) its pipelines and curated data."""
-        names = grammar.datasets_in(self.refs)
+        names = set(self.index.versions)
         if self.root is not None:
             names |= {*layout.pipeline_datasets(self.root), *layout.curated_datasets(self.root)}
         return sorted(names)
 
     def versions(self, dataset: str) -> list[grammar.Version]:
-        """Published versions of `dataset`, newest first (the refs parsed once per dataset)."""
-        name = grammar.check_dataset(dataset)
-        if name not in self._versions:
-            self._versions[name] = grammar.versions_in(self.refs, name)
-        return list(self._versions[name])
+        """Published versions of `dataset`, newest first."""
+        return list(self.index.versions.get(grammar.check_dataset(dataset), []))
 
     def stages(self, dataset: str) -> dict[str, str]:
         """{stage: semver} currently assigned for `dataset`."""
-        return grammar.stage_assignments(dataset, self.refs)
+        return dict(self.index.stages.get(dataset, {}))
 
     def resolve(self, ref: str, version: str | None = None) -> Release:
         """The release `ref` names (`DATASET[@1.2.0|@v1.2.0|@latest|@<stage>]` or the tag); `version`, when given,
