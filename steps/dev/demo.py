@@ -73,12 +73,13 @@ def dreg(reg: Registry, *args: str) -> None:
 
 def use_sample_mirror(reg: Registry, mirror: Path) -> None:
     """Serve generated sources in the real formats from `mirror`, pin the registry's checksums to them and keep the
-    mirror in the registry's own settings (`.env.local`, committed), so later commands there need no environment."""
+    mirror in the registry's own settings (`.env.local`, committed, as a path relative to the registry: .demo/ can
+    be moved), so later commands there need no environment."""
     from steps.dev.samples import sample_checksum_params, write_sample_mirror
 
     digests = write_sample_mirror(mirror)
     write_readmes_mirror(mirror)
-    env = remember_settings(reg.root, {"DREG_MIRROR": str(mirror.resolve())},
+    env = remember_settings(reg.root, {"DREG_MIRROR": os.path.relpath(mirror.resolve(), reg.root)},
                             "make demo: sources come from the generated sample mirror (offline)")
     for dataset, update in sample_checksum_params(mirror, digests).items():
         update_params(reg.root, dataset, update)

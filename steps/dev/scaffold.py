@@ -5,6 +5,7 @@ Used by `make demo` and by the tests, so both exercise the real layout a clone o
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +59,12 @@ def remember_settings(root: Path, values: dict[str, str], note: str, profile: st
 
 
 def set_local_remote(root: Path, url: Path) -> None:
-    """Point the `local` DVC remote of `root` at an absolute folder (committed, so clones find the data)."""
+    """Point the `local` DVC remote of `root` at a folder, stored relative to `.dvc/` (committed: the registry
+    and its remote can move together, and a clone beside the original finds the data)."""
     from dvc.config import Config
 
     with Config(str(root / ".dvc")).edit("repo") as conf:
-        conf["remote"]["local"]["url"] = str(url)
+        conf["remote"]["local"]["url"] = os.path.relpath(url)  # DVC reads it against the cwd, stores it against .dvc/
 
 
 def update_params(root: Path, dataset: str, updates: dict) -> None:
