@@ -261,7 +261,7 @@ def where_next(reg: Registry) -> None:
 
 def main() -> None:
     fresh_demo_folder()
-    reg = create_registry(DEMO, allow_sample_data=True)
+    reg = create_registry(DEMO, allow_sample_data=True, movable=True)  # .demo/ can be moved whole
     step(f"demo registry {reg.root.relative_to(PROJECT_ROOT)} (origin {reg.origin.name}, "
                f"DVC remote {reg.remote.name})")
     if not sources_reachable():

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 
 from steps.dev import demo
@@ -11,7 +12,8 @@ from tests.support.registry import cli_env, run_dreg
 
 
 def test_a_moved_demo_registry_still_lists_gets_and_verifies(tmp_path):
-    reg = create_registry(tmp_path / "before" / ".demo", allow_sample_data=True)
+    assert "create_registry(DEMO, allow_sample_data=True, movable=True)" in inspect.getsource(demo.main)
+    reg = create_registry(tmp_path / "before" / ".demo", allow_sample_data=True, movable=True)  # as demo.main
     demo.use_sample_mirror(reg, reg.root.parent / "mirror")
     env = cli_env()
     ran = run_dreg(reg.root, "run", "wine-quality", "--push", env=env)
