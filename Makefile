@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV := .venv/.installed
 
-.PHONY: browser demo test test-fast faults lint typecheck docs bench bench-attest bench-remote-list bench-tags bench-files bench-embeddings bench-search bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
+.PHONY: browser shells demo test test-fast faults lint typecheck docs bench bench-attest bench-remote-list bench-tags bench-files bench-embeddings bench-search bench-gpu bench-scale venv clean-demo deps real-mirror test-real-data e2e
 
 venv: $(VENV)
 
@@ -16,16 +16,20 @@ demo: $(VENV)
 
 # Two sessions: the embeddings suite (pgvector, Ray, models) runs in its own, so at most one in-process Ray
 # and one set of embedding actors live per worker and the two halves never compete for memory.
-test: $(VENV) browser
+test: $(VENV) browser shells
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 --ignore=tests/embeddings --ignore=tests/e2e
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 tests/embeddings
 
-test-fast: $(VENV) browser
+test-fast: $(VENV) browser shells
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not system"
 
 # Headless Chromium for the catalogue's browser tests (apt-get, root or sudo); a no-op once it is on PATH.
 browser:
 	scripts/install-browser.sh
+
+# tmux and zsh for the completion tests, typed into a real bash and zsh (apt-get, root or sudo); a no-op once present.
+shells:
+	scripts/install-shells.sh
 
 # Both images built from images/ as CI builds them (on a local debootstrap stand-in base), then the rendered
 # WorkflowTemplates played in containers: wine-quality and the embeddings RayJob (docs/e2e.md). Root: dockerd.

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Create or refresh .venv with the project and all its extras. torch is pinned (==2.13.0) so pip
 # takes this machine's CPU build instead of downloading a CUDA build. Prints each step and pip's
-# progress (one line per package collected or installed), so the 2-3 minute first install is never silent.
+# progress (one line per package collected or installed), each stamped with the time and cut at 200 characters,
+# and a "still working" line after 30 s of silence (steps/dev/runlog.py), so the first install is never silent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null || python=python3
-step() { printf '==> %s\n' "$*"; }
+step() { printf '%s ==> %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 # pip's own lines that show progress or trouble; "is ignored" noise from editable installs dropped.
-progress() { "$@" 2>&1 | { grep --line-buffered -E '^(Collecting|Downloading|Installing|Successfully|Building|ERROR|error|WARNING: .*(fail|error))' || true; }; }
+keep='^(Collecting|Downloading|Installing|Successfully|Building|ERROR|error|WARNING: .*(fail|error))'
+progress() { PYTHONPATH=. "$python" -m steps.dev.runlog --label "pip install" --keep "$keep" -- "$@"; }
 if [ ! -x .venv/bin/python ]; then
   step "creating .venv with $("$python" --version 2>&1)"
   "$python" -m venv .venv

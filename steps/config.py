@@ -105,8 +105,31 @@ def profile_env_file(root: Path | None = None) -> Path:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Settings for this process: environment first, then the profile's `.env` file."""
-    return checked(Settings, _env_file=profile_env_file())
+    """Settings for this process: environment first, then the profile's `.env` file (its relative paths read from
+    the file's folder, so a registry that is moved or cloned elsewhere keeps working)."""
+    env_file = profile_env_file()
+    return file_paths_resolved(checked(Settings, _env_file=env_file), env_file)
+
+
+FILE_PATH_SETTINGS = ("mirror", "local_remote_url", "pgdata")  # folders a registry's `.env` file may name
+
+
+def file_paths_resolved(settings: Settings, env_file: Path) -> Settings:
+    """`settings` with each relative folder in FILE_PATH_SETTINGS that `env_file` (not the environment) supplied
+    made absolute against the file's folder; URLs and absolute paths unchanged."""
+    if not env_file.is_file():
+        return settings
+    from dotenv import dotenv_values
+
+    from_file = dotenv_values(env_file)
+    updates: dict[str, Any] = {}
+    for name in FILE_PATH_SETTINGS:
+        alias = Settings.model_fields[name].alias or name
+        value = from_file.get(alias)
+        if value and alias not in os.environ and "://" not in value and not Path(value).is_absolute():
+            path = (env_file.parent / value).resolve()
+            updates[name] = path if name == "pgdata" else str(path)
+    return settings.model_copy(update=updates)
 
 
 def checked(model: type[BaseSettings], **kwargs: Any) -> Any:

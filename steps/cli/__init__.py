@@ -15,6 +15,7 @@ from steps.cli.access import get_command, ls_command
 from steps.cli.add import add_command
 from steps.cli.attest import attest_app
 from steps.cli.catalog import catalog_app
+from steps.cli.completion import install_completion_option, register, show_completion
 from steps.cli.diff import diff_command
 from steps.cli.gc import gc_command
 from steps.cli.handoff import handoff_app
@@ -30,7 +31,9 @@ app = typer.Typer(
     help="Versioned datasets as DVC pipelines, released as immutable git tags.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,  # steps.cli.completion: bash and zsh scripts that complete `DATASET@` in bash too
 )
+register()
 
 
 def show_version(value: bool) -> None:
@@ -49,6 +52,12 @@ def show_version(value: bool) -> None:
 def root_options(
     _version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
                                            help="Print the version and exit.")] = False,
+    _install: Annotated[str | None, typer.Option(
+        "--install-completion", metavar="bash|zsh", callback=install_completion_option,
+        is_eager=True, help="Install completion for bash or zsh (then open a new shell).")] = None,
+    _show: Annotated[str | None, typer.Option(
+        "--show-completion", metavar="bash|zsh", callback=show_completion,
+        is_eager=True, help="Print the completion script for bash or zsh.")] = None,
 ) -> None:
     """Versioned datasets as DVC pipelines, released as immutable git tags."""
 

@@ -68,6 +68,15 @@ def complete_ref(incomplete: str) -> list[str]:
     return [f"{dataset}@{n}" for n in names if f"{dataset}@{n}".startswith(incomplete)]
 
 
+def complete_stage(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion: the stages of the pipeline named before it (dvc.yaml order; nothing if there is none)."""
+    try:
+        root = require_registry()
+        return [s for s in stages_of(str(ctx.params.get("dataset") or ""), root) if s.startswith(incomplete)]
+    except (DregError, OSError):
+        return []
+
+
 DatasetArg = Annotated[str, typer.Argument(metavar="DATASET", autocompletion=complete_dataset, show_default=False)]
 RefArg = Annotated[str, typer.Argument(metavar="DATASET[@VERSION]", autocompletion=complete_ref,
                                        help="DATASET, DATASET@1.2.0, DATASET@v1.2.0, DATASET@latest, DATASET@<stage> "
@@ -114,7 +123,7 @@ def list_cmd(repo: RepoOption = None, as_json: JsonFlag = False) -> None:
 
 def stage_cmd(
     dataset: DatasetArg,
-    stage: Annotated[str, typer.Argument(metavar="STAGE", show_default=False)],
+    stage: Annotated[str, typer.Argument(metavar="STAGE", autocompletion=complete_stage, show_default=False)],
     force: Annotated[bool, typer.Option("--force/--no-force", help="Run even if DVC sees no change.")] = False,
 ) -> None:
     """Run one DVC stage of a pipeline (what an Argo step calls)."""

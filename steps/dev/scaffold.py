@@ -5,6 +5,7 @@ Used by `make demo` and by the tests, so both exercise the real layout a clone o
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,12 +58,13 @@ def remember_settings(root: Path, values: dict[str, str], note: str, profile: st
     return path
 
 
-def set_local_remote(root: Path, url: Path) -> None:
-    """Point the `local` DVC remote of `root` at an absolute folder (committed, so clones find the data)."""
+def set_local_remote(root: Path, url: Path, relative: bool = False) -> None:
+    """Point the `local` DVC remote of `root` at a folder (committed, so clones find the data): absolute, or
+    `relative` to `.dvc/` (the registry and its remote can then move together)."""
     from dvc.config import Config
 
-    with Config(str(root / ".dvc")).edit("repo") as conf:
-        conf["remote"]["local"]["url"] = str(url)
+    with Config(str(root / ".dvc")).edit("repo") as conf:  # DVC reads a relative path against the cwd
+        conf["remote"]["local"]["url"] = os.path.relpath(url) if relative else str(url)
 
 
 def update_params(root: Path, dataset: str, updates: dict) -> None:
@@ -81,8 +83,10 @@ def update_params(root: Path, dataset: str, updates: dict) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-def create_registry(base: Path, source: Path = PROJECT_ROOT, allow_sample_data: bool = False) -> Registry:
-    """`base/registry` (work tree on `main`), `base/origin.git` (bare) and `base/dvc-remote` (DVC remote)."""
+def create_registry(base: Path, source: Path = PROJECT_ROOT, allow_sample_data: bool = False,
+                    movable: bool = False) -> Registry:
+    """`base/registry` (work tree on `main`), `base/origin.git` (bare) and `base/dvc-remote` (DVC remote);
+    `movable`: the committed config names the remote relative to the registry (`make demo`'s)."""
     base = base.resolve()
     reg = Registry(base / "registry", base / "origin.git", base / "dvc-remote")
     reg.root.mkdir(parents=True)
@@ -93,7 +97,7 @@ def create_registry(base: Path, source: Path = PROJECT_ROOT, allow_sample_data: 
         git("config", key, value, cwd=reg.root)
     if allow_sample_data:
         git("config", "dreg.allowSampleData", "true", cwd=reg.root)
-    set_local_remote(reg.root, reg.remote)
+    set_local_remote(reg.root, reg.remote, relative=movable)
     git("add", "-A", cwd=reg.root)
     git("commit", "-q", "-m", "Initial registry", cwd=reg.root)
     git("init", "-q", "--bare", "-b", "main", str(reg.origin), cwd=base)

@@ -67,17 +67,35 @@ def compare(tag: str, dataset: str, released_lock: str, released_meta: str | Non
 
 
 @contextlib.contextmanager
-def scratch_env(scratch: Path) -> Iterator[None]:
-    """During a rebuild, stages keep their side effects under `scratch` (`DREG_SCRATCH`): never live tables."""
-    saved = os.environ.get("DREG_SCRATCH")
-    os.environ["DREG_SCRATCH"] = str(scratch)
+def scratch_env(scratch: Path, root: Path) -> Iterator[None]:
+    """During a rebuild, stages keep their side effects under `scratch` (`DREG_SCRATCH`): never live tables. The
+    registry's folders (mirror, local DVC remote), which its files may name relative to itself, are pinned as
+    absolute paths: the rebuild's worktree lies elsewhere."""
+    pins = {"DREG_SCRATCH": str(scratch), **registry_folders(root)}
+    saved = {name: os.environ.get(name) for name in pins}
+    os.environ.update(pins)
+    get_settings.cache_clear()
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop("DREG_SCRATCH", None)
-        else:
-            os.environ["DREG_SCRATCH"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+
+
+def registry_folders(root: Path) -> dict[str, str]:
+    """DREG_MIRROR and DVC_LOCAL_REMOTE_URL as the registry at `root` resolves them (absolute), where set."""
+    from steps.config import Settings, checked, file_paths_resolved, profile_env_file
+
+    env_file = profile_env_file(root)
+    settings = file_paths_resolved(checked(Settings, _env_file=env_file), env_file)
+    with contextlib.closing(open_repo(root)) as repo:
+        local = (repo.config.get("remote") or {}).get("local", {}).get("url")
+    pins = {"DREG_MIRROR": settings.mirror, "DVC_LOCAL_REMOTE_URL": settings.local_remote_url or local}
+    return {name: value for name, value in pins.items() if value and "://" not in value and Path(value).is_absolute()}
 
 
 def verify_release(tag: str, root: Path | str = ".") -> VerifyReport:
@@ -91,7 +109,7 @@ def verify_release(tag: str, root: Path | str = ".") -> VerifyReport:
         worktree = Path(tmp) / "worktree"
         git("worktree", "add", "-q", "--detach", str(worktree), tag, cwd=root)
         try:
-            with contextlib.chdir(worktree), scratch_env(Path(tmp)):
+            with contextlib.chdir(worktree), scratch_env(Path(tmp), root):
                 reproduce(open_repo(worktree), dataset, force=True)
             return compare(tag, dataset, released_lock, show_file(tag, layout.metadata_json(dataset), root), worktree)
         finally:

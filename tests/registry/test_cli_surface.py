@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
@@ -81,6 +82,9 @@ def fake_venv(project: Path, pip_exit: int) -> None:
     (project / "scripts").mkdir(parents=True)
     (project / "scripts" / "setup-venv.sh").write_bytes((PROJECT_ROOT / "scripts" / "setup-venv.sh").read_bytes())
     (project / "scripts" / "setup-venv.sh").chmod(0o755)
+    (project / "steps" / "dev").mkdir(parents=True)  # the log runner setup-venv.sh runs with the system Python
+    for part in ("__init__.py", "dev/__init__.py", "dev/runlog.py"):
+        (project / "steps" / part).write_bytes((PROJECT_ROOT / "steps" / part).read_bytes())
     bin_dir = project / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
     tools = {"python": "exit 0",
@@ -97,7 +101,8 @@ def test_setup_venv_shows_each_step_and_pips_progress(tmp_path):
     ok = subprocess.run(["bash", "scripts/setup-venv.sh"], cwd=tmp_path / "ok", capture_output=True, text=True,
                         check=False)
     assert ok.returncode == 0, ok.stderr
-    lines = ok.stdout.splitlines()
+    assert all(re.match(r"\d\d:\d\d:\d\d ", line) for line in ok.stdout.splitlines()), ok.stdout  # each stamped
+    lines = [line[9:] for line in ok.stdout.splitlines()]
     assert "==> installing data-registry with extras dev, prompts, embeddings" in ok.stdout
     assert "Collecting torch==2.13.0" in lines and "Installing collected packages: torch" in lines
     assert not any("already satisfied" in line for line in lines) and lines[-1] == "==> .venv ready: dreg 0.1.0"
@@ -105,3 +110,4 @@ def test_setup_venv_shows_each_step_and_pips_progress(tmp_path):
     failed = subprocess.run(["bash", "scripts/setup-venv.sh"], cwd=tmp_path / "failing", capture_output=True,
                             text=True, check=False)
     assert failed.returncode != 0 and ".venv ready" not in failed.stdout
+    assert "Installing collected packages: torch" in failed.stdout  # pip's lines before it failed still shown

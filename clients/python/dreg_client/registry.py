@@ -379,11 +379,22 @@ class Registry:
             config = dict(self.config)
             if self.remote:
                 config["core"] = {**dict(config.get("core") or {}), "remote": self.remote}
+            config = with_relative_remotes(config, self.committed_remotes(release))
             with dvc_errors(release, self.remote):
                 repo = Repo(str(self.gitdir(release)), rev=release.commit, config=config or None)
             check_remote(repo, release)
             self._fs[release.commit] = DVCFileSystem(repo=repo)
         return self._fs[release.commit]
+
+    def committed_remotes(self, release: Release) -> dict[str, dict[str, str]]:
+        """The release's `.dvc/config` remotes whose url is a relative path, made absolute against this registry's
+        `.dvc/` (DVC reading a past commit would resolve them against `/`); none for a registry given by URL."""
+        local = self.root or (None if is_url(self.url) and not self.url.startswith("file://")
+                              else Path(self.url.removeprefix("file://")))
+        if local is None:
+            return {}
+        text = git("show", f"{release.commit}:.dvc/config", cwd=self.gitdir(release), check=False).stdout
+        return relative_remotes(text, local / ".dvc")
 
     def files(self, release: Release, path: str = "") -> list[DataFile]:
         """Every file of the release under `data/<dataset>/<path>` (a file or a folder), sorted, with size and md5
@@ -699,3 +710,31 @@ def classify(exc: Exception, release: Release, remote: str | None, path: str | N
 def first_line(text: str) -> str:
     """The first line of an exception's text, bounded."""
     return grammar.shown((text.strip().splitlines() or ["no details"])[0], 200)
+
+
+def relative_remotes(config_text: str, base: Path) -> dict[str, dict[str, str]]:
+    """Remotes of a DVC config text whose url is a relative path, as {name: {"url": absolute path}} against `base`."""
+    import re
+
+    from configobj import ConfigObj, ConfigObjError
+
+    try:
+        sections = ConfigObj(config_text.splitlines())
+    except ConfigObjError:
+        return {}
+    found = {}
+    for section, values in sections.items():
+        named = re.fullmatch(r'remote\s+"(.+)"', section.strip("'"))
+        url = values.get("url") if named and isinstance(values, Mapping) else None
+        if isinstance(url, str) and url and "://" not in url and not os.path.isabs(url):
+            found[named.group(1) if named else section] = {"url": os.path.normpath(base / url)}
+    return found
+
+
+def with_relative_remotes(config: dict[str, Any], remotes: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """`config` (DVC overrides) with `remotes` filled in under `remote`; what `config` sets for a remote wins."""
+    if not remotes:
+        return config
+    given = dict(config.get("remote") or {})
+    merged = {name: {**url, **dict(given.get(name) or {})} for name, url in remotes.items()}
+    return {**config, "remote": {**given, **merged}}
