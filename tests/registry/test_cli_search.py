@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -88,3 +90,50 @@ def test_search_json_and_no_server_left_running_unless_kept(tmp_path, monkeypatc
     assert postmaster(pgdata) is None  # started for this search only, stopped when it ended
     info = embeddings_cmd(reg.root, "db-info")
     assert info.stdout.strip() == f"embedded PostgreSQL in {pgdata} (stopped)"
+
+
+def wait_for_socket(path: Path, server: subprocess.Popen[str], seconds: float = 180) -> None:
+    """Until `path` is a listening socket (the server failing first fails the test with its output)."""
+    deadline = time.monotonic() + seconds
+    while not path.is_socket():
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError(f"no search server on {path}: {server.communicate()[1]}")
+        time.sleep(0.2)
+
+
+@pytest.mark.xdist_group("embeddings")
+def test_served_search_answers_as_a_lone_one_and_goes_away(tmp_path, monkeypatch):
+    """`dreg search --serve` answers later `dreg search` calls with the hits a lone search finds; a second server
+    is refused; SIGTERM stops it, removes its socket and the database it started, and searches run alone again."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    reg = create_registry(tmp_path)
+    pgdata, sock = reg.root / ".dreg" / "pgdata", reg.root / ".dreg" / "search.sock"
+    started = embeddings_cmd(reg.root, "db-start")
+    assert started.returncode == 0, started.stderr
+    fill_table(re.search(r"connect: psql '([^']+)'", started.stderr)[1], "probe_docs")
+    assert "stopped" in embeddings_cmd(reg.root, "db-stop").stdout
+    args = ("search", "how do I rotate the MinIO keys?", "--k", "2", "--table", "probe_docs", "--json")
+    alone = run_dreg(reg.root, *args, env=cli_env(**ENV))
+    assert alone.returncode == 0, alone.stderr
+
+    server = subprocess.Popen([str(Path(sys.executable).parent / "dreg"), "search", "--serve", "--table",
+                               "probe_docs", "--idle", "300"], cwd=reg.root, env=cli_env(**ENV),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_socket(sock, server)
+        served = run_dreg(reg.root, *args, env=cli_env(**ENV))
+        assert served.returncode == 0, served.stderr
+        assert json.loads(served.stdout) == json.loads(alone.stdout)
+        empty = run_dreg(reg.root, "search", "", "--table", "probe_docs", env=cli_env(**ENV))
+        assert empty.returncode == 1 and "empty query" in empty.stderr
+        second = run_dreg(reg.root, "search", "--serve", "--table", "probe_docs", env=cli_env(**ENV))
+        assert second.returncode == 1 and "already answers" in second.stderr.strip().splitlines()[-1], second.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, said = server.communicate(timeout=120)
+    assert server.returncode == 0, said
+    assert "answered in" in said and "search server stopped" in said
+    assert not sock.exists() and postmaster(pgdata) is None
+    again = run_dreg(reg.root, *args, env=cli_env(**ENV))
+    assert again.returncode == 0 and json.loads(again.stdout) == json.loads(alone.stdout), again.stderr
