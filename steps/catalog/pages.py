@@ -35,6 +35,7 @@ white-space:nowrap;background:#ddf4ff;color:#0550ae;border:1px solid #54aeff}
 .stage-prod{background:#dafbe1;color:#116329;border-color:#4ac26b}
 .stage-staging{background:#fff8c5;color:#7d4e00;border-color:#d4a72c}
 .use{border:1px solid #d0d7de;border-radius:6px;padding:4px 16px;margin:8px 0 16px;background:#fbfcfd}
+.use .tag{white-space:normal}
 .preview td{max-width:320px;font-size:13px}.preview img.thumb{min-width:56px;max-width:96px;image-rendering:pixelated}
 details{margin:8px 0 16px}summary{cursor:pointer;font-weight:600;font-size:1.2em}
 #filter{width:100%;max-width:420px;padding:6px 10px;font:inherit;border:1px solid #d0d7de;border-radius:6px}
