@@ -40,7 +40,7 @@ white-space:nowrap;background:#ddf4ff;color:#0550ae;border:1px solid #54aeff}
 details{margin:8px 0 16px}summary{cursor:pointer;font-weight:600;font-size:1.2em}
 #filter{width:100%;max-width:420px;padding:6px 10px;font:inherit;border:1px solid #d0d7de;border-radius:6px}
 @media (max-width:640px){
-main{padding:12px}header{padding:10px 12px}
+main{padding:12px}header{padding:10px 12px}.use{padding:4px 10px}
 table:not(.stack){display:block;overflow-x:auto}
 table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}
 table.stack thead{display:none}
@@ -210,14 +210,15 @@ def load_snippet(ds: DatasetInfo, location: str, preview: dict[str, Any]) -> str
     split, path = next(iter(files.items()), ("", ""))
     stage = next(iter(sorted(ds.stages)), None)
     pin = f"  # or {ds.name}@{stage}" if stage else ""
+    folder = path
     if path.endswith(".parquet") and split != path:
         python = [f"df = dreg_client.load({json.dumps(ref)}, split={json.dumps(split)}, repo=REGISTRY){pin}"]
     else:
-        folder = path.rsplit("/", 1)[0] if split != path and "/" in path else path
+        folder = path.rsplit("/", 1)[0] if split != path and "/" in path else path  # a split's files and images
         dest = json.dumps(folder.rsplit("/", 1)[-1] or ds.name)
         python = [f"path = dreg_client.download({json.dumps(ref)}, {json.dumps(folder)}, {dest}, repo=REGISTRY){pin}"]
     lines = ["import dreg_client", "", f"REGISTRY = {repo}", *python]
-    shell = f"dreg get {ref} {path or '.'} --repo {location}" if path else ""
+    shell = f"dreg get {ref} {folder} --repo {location}" if folder else ""
     dvc = f"dvc get {location} data/{ds.name}/{path} --rev {latest.version.tag}"
     return (f'<pre><code class="language-python">{escape(chr(10).join(lines))}</code></pre>'
             f'<pre><code class="language-bash">{escape(chr(10).join(x for x in (shell, dvc) if x))}</code></pre>')

@@ -33,15 +33,28 @@ def split_files(meta: dict[str, Any]) -> list[tuple[str, str]]:
 def text_cell(value: Any) -> Cell:
     """A value as shortened text; the full text (capped) as its tooltip."""
     if isinstance(value, list) and value and all(isinstance(v, dict) and "value" in v for v in value):
-        text = " | ".join(f"{v.get('from', '')}: {v['value']}".strip() for v in value)  # a conversation
+        return conversation_cell(value)
     elif isinstance(value, (list, dict)):
         text = json.dumps(value, ensure_ascii=False, default=str)
     elif isinstance(value, float):
         text = f"{value:.6g}"
     else:
         text = "" if value is None else str(value)
-    short = text if len(text) <= TEXT else text[:TEXT - 1] + "…"
+    short = shorten(text, TEXT)
     return {"text": short, "title": text[:TOOLTIP] if short != text else ""}
+
+
+def conversation_cell(messages: list[dict[str, Any]]) -> Cell:
+    """Chat messages (`from`, `value`) as `from: value | …`, each message shortened alike so every turn shows."""
+    full = " | ".join(f"{m.get('from', '')}: {m['value']}".strip() for m in messages)
+    budget = max(20, TEXT // len(messages))
+    short = " | ".join(f"{m.get('from', '')}: {shorten(str(m['value']).strip(), budget)}".strip() for m in messages)
+    return {"text": short, "title": full[:TOOLTIP] if short != full else ""}
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def thumbnail(image: Any) -> bytes:

@@ -62,6 +62,8 @@ def test_preview_text_is_shortened_with_the_full_text_as_tooltip() -> None:
     assert len(cell["text"]) == TEXT and cell["text"].endswith("…") and cell["title"] == "word " * 100
     talk = text_cell([{"from": "human", "value": "Describe"}, {"from": "gpt", "value": "A chest X-ray"}])
     assert talk == {"text": "human: Describe | gpt: A chest X-ray", "title": ""}
+    long = text_cell([{"from": "human", "value": "<image> " + "Describe it. " * 20}, {"from": "gpt", "value": "Chest"}])
+    assert long["text"].endswith("… | gpt: Chest") and long["title"].startswith("human: <image> Describe it.")
 
 
 def test_plots_are_deterministic_svg() -> None:
