@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from steps.catalog import plots
 from steps.catalog.build import card_html
 from steps.catalog.lineage import lineage_svg
 from steps.catalog.pages import dataset_page, index_page
-from steps.catalog.preview import TEXT, text_cell
+from steps.catalog.preview import TEXT, complete, read_preview, text_cell
 from steps.catalog.source import DatasetInfo, ReleaseInfo
+from steps.refs.handle import Release
 from steps.refs.versions import Version
 from steps.release.card import render_card
 
@@ -71,3 +73,27 @@ def test_plots_are_deterministic_svg() -> None:
     assert first is not None and first.startswith("<?xml") and first == plots.class_balance(META)
     assert plots.statistics(META) == plots.statistics(META) is not None
     assert plots.class_balance({"metrics": {}}) is None
+
+
+class DownRegistry:
+    """A registry handle whose DVC remote cannot be reached."""
+
+    def fs(self, release: Release) -> None:
+        raise OSError("remote down")
+
+    def read_data(self, release: Release, path: str) -> bytes:
+        raise OSError("remote down")
+
+
+def test_an_unreadable_split_is_shown_as_such_and_read_again_next_build(tmp_path: Path) -> None:
+    meta = {"splits": {"train": {"num_samples": 5}, "val": {"num_samples": 2}},
+            "schema": {"files": {"train": "processed/train/train.parquet", "val": "processed/val/a.json"}}}
+    release = Release("wine-quality", "1.0.0", "wine-quality-v1.0.0", "0" * 40)
+    got = read_preview(DownRegistry(), release, meta, tmp_path)  # type: ignore[arg-type]
+    assert list(got) == ["train", "val"]
+    assert got["train"] == {"file": "processed/train/train.parquet", "error": "OSError: remote down"}
+    assert not complete(got, tmp_path)
+    ds = DatasetInfo("wine-quality", [ReleaseInfo(Version(1, 0, 0, "wine-quality"), "2026-01-01 00:00", "initial",
+                                                  meta, None, 10, ["build"])])
+    page = dataset_page(ds, "", "", {}, got, "/srv/registry.git")
+    assert page.count("Preview unavailable: OSError: remote down") == 2
