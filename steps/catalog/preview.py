@@ -130,9 +130,13 @@ class SplitReader:
         if path.endswith(".parquet"):
             import pyarrow.parquet as pq
 
-            with self.reg.fs(self.release).open(rel, "rb") as f:  # the footer and first row group only
-                batch = next(pq.ParquetFile(f).iter_batches(batch_size=ROWS), None)
-            return [] if batch is None else batch.to_pylist()
+            rows: list[dict[str, Any]] = []
+            with self.reg.fs(self.release).open(rel, "rb") as f:  # the footer and the first row group(s) only
+                for batch in pq.ParquetFile(f).iter_batches(batch_size=ROWS):
+                    rows += batch.to_pylist()[:ROWS - len(rows)]
+                    if len(rows) >= ROWS:
+                        break
+            return rows
         if path.endswith(".csv"):
             import pandas as pd
 

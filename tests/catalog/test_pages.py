@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -97,3 +98,31 @@ def test_an_unreadable_split_is_shown_as_such_and_read_again_next_build(tmp_path
                                                   meta, None, 10, ["build"])])
     page = dataset_page(ds, "", "", {}, got, "/srv/registry.git")
     assert page.count("Preview unavailable: OSError: remote down") == 2
+
+
+class OneFileRegistry:
+    """A registry handle whose every file is the same bytes (what a split file would hold)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def fs(self, release: Release) -> OneFileRegistry:
+        return self
+
+    def open(self, path: str, mode: str = "rb") -> io.BytesIO:
+        return io.BytesIO(self.data)
+
+
+def test_the_preview_reads_twenty_rows_across_small_row_groups(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"x": list(range(50)), "s": ["t" * 300] * 50}), buf, row_group_size=8)
+    meta = {"splits": {"train": {}}, "schema": {"files": {"train": "processed/train/train.parquet"}}}
+    release = Release("wine-quality", "1.0.0", "wine-quality-v1.0.0", "0" * 40)
+    got = read_preview(OneFileRegistry(buf.getvalue()), release, meta, tmp_path)  # type: ignore[arg-type]
+    assert got["train"]["columns"] == ["x", "s"] and len(got["train"]["rows"]) == 20
+    assert [row[0]["text"] for row in got["train"]["rows"]] == [str(i) for i in range(20)]
+    assert got["train"]["rows"][0][1] == {"text": "t" * (TEXT - 1) + "…", "title": "t" * 300}
+    assert complete(got, tmp_path)
