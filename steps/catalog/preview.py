@@ -97,9 +97,10 @@ def encoded_image(data: bytes) -> Any | None:
 class SplitReader:
     """Reads one split's first rows from a release and writes its thumbnails under the site's `previews/`."""
 
-    def __init__(self, reg: Registry, release: Release, out: Path) -> None:
+    def __init__(self, reg: Registry, release: Release, out: Path, features: dict[str, Any] | None = None) -> None:
         self.reg, self.release, self.out = reg, release, out
         self.folder = f"previews/{release.dataset}/{release.semver}"
+        self.names = class_names(features or {})
 
     def image_cell(self, image: Any, name: str, alt: str) -> Cell:
         """Write `image` as a thumbnail named `name` and return its cell."""
@@ -122,6 +123,9 @@ class SplitReader:
             image = encoded_image(data)
         if image is not None:
             return self.image_cell(image, name, alt)
+        names = self.names.get(column, [])
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(names):
+            return text_cell(f"{value} ({names[value]})")  # a class label with its name, like the Hub's viewer
         return text_cell(value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
 
     def records(self, path: str) -> list[dict[str, Any]]:
@@ -159,6 +163,13 @@ class SplitReader:
         return {"file": path, "columns": columns, "rows": rows}
 
 
+def class_names(features: dict[str, Any]) -> dict[str, list[str]]:
+    """{column: class names} of integer-coded columns whose schema lists their classes by name."""
+    return {name: spec["classes"] for name, spec in features.items() if isinstance(spec, dict)
+            and str(spec.get("dtype", "")).startswith(("int", "uint")) and spec.get("column", name) == name
+            and isinstance(spec.get("classes"), list) and all(isinstance(c, str) for c in spec["classes"])}
+
+
 def safe(name: str) -> str:
     """A name usable in a file name: letters, digits, `-` and `_` kept, the rest `_`."""
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:60]
@@ -167,7 +178,9 @@ def safe(name: str) -> str:
 def read_preview(reg: Registry, release: Release, meta: dict[str, Any], out: Path) -> dict[str, Any]:
     """{split: {"file", "columns", "rows"} or {"file", "error"}} for every split (or curated file) of the release;
     one unreadable split never fails the catalogue."""
-    reader, images = SplitReader(reg, release, out), (meta.get("schema") or {}).get("images") or {}
+    schema = meta.get("schema") or {}
+    features = schema.get("features") if isinstance(schema.get("features"), dict) else {}
+    reader, images = SplitReader(reg, release, out, features), schema.get("images") or {}
     preview: dict[str, Any] = {}
     for split, path in split_files(meta):
         try:

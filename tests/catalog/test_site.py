@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 from collections.abc import Iterator
@@ -248,3 +249,6 @@ def thumbnails(driver: Any, name: str) -> None:
             assert js(driver, "return arguments[0].complete && arguments[0].naturalWidth", img) > 0
             assert img.is_displayed() and 28 <= img.size["width"] <= 96
             assert f"/previews/{name}/" in img.get_attribute("src")
+    if name == "fashion-mnist":  # class labels named as in the schema
+        labels = driver.find_elements(By.CSS_SELECTOR, "details.preview tbody td:nth-child(2)")
+        assert labels and all(re.fullmatch(r"\d \([A-Z][\w/ -]+\)", label.text) for label in labels), labels[0].text
