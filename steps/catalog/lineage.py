@@ -22,7 +22,14 @@ def inputs(meta: dict[str, Any]) -> list[tuple[str, str]]:
         files = files[:MAX_SOURCES - 1] + [("source", f"… {len(files) - MAX_SOURCES + 1} more files")]
     upstream = [("upstream", tag) for _, tag in sorted((lineage.get("upstream") or {}).items())]
     prompt = meta.get("prompt")
-    return files + upstream + ([("prompt", f"prompt {prompt.get('name')} v{prompt.get('version')}")] if prompt else [])
+    return files + upstream + ([("prompt", prompt_label(prompt))] if isinstance(prompt, dict) and prompt else [])
+
+
+def prompt_label(prompt: dict[str, Any]) -> str:
+    """`prompt <name> v<version>` from metadata.json's `prompt_name`/`prompt_version` (with the alias if any)."""
+    name, version = prompt.get("prompt_name") or "?", prompt.get("prompt_version")
+    alias = f" @{prompt['alias']}" if prompt.get("alias") else ""
+    return f"prompt {name} v{version if version is not None else '?'}{alias}"
 
 
 def node(x: int, y: int, kind: str, label: str) -> str:

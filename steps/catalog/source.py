@@ -27,18 +27,24 @@ class ReleaseInfo:
     card: str | None
     size: int | None
     stages: list[str] = field(default_factory=list)
+    croissant: str | None = None
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A dataset and its releases, newest first."""
+    """A dataset, its releases (newest first) and its promotion stages ({stage: semver}, e.g. prod=1.0.0)."""
 
     name: str
     releases: list[ReleaseInfo]
+    stages: dict[str, str] = field(default_factory=dict)
 
     @property
     def latest(self) -> ReleaseInfo:
         return self.releases[0]
+
+    def stages_of(self, semver: str) -> list[str]:
+        """The stages `semver` is in now, sorted."""
+        return sorted(stage for stage, v in self.stages.items() if v == semver)
 
 
 def tag_dates(gitdir: Path, dataset: str) -> dict[str, str]:
@@ -90,12 +96,12 @@ def parse_metadata(text: str | None) -> dict[str, Any]:
 
 
 def release_contents(reg: Registry, release: Release) -> dict[str, Any]:
-    """What the catalogue reads from git at one release (metadata, card, output size, stage names): the part a
+    """What the catalogue reads from git at one release (metadata, card, size, stage names, Croissant): the part a
     rebuild can keep, since a release tag never moves."""
-    meta = reg.read_text(release, layout.metadata_json(release.dataset))
+    meta, dataset = reg.read_text(release, layout.metadata_json(release.dataset)), release.dataset
     return {"commit": release.commit, "metadata": parse_metadata(meta),
-            "card": reg.read_text(release, layout.card_md(release.dataset)), "size": release_size(reg, release),
-            "stages": stage_names(reg, release)}
+            "card": reg.read_text(release, layout.card_md(dataset)), "size": release_size(reg, release),
+            "stages": stage_names(reg, release), "croissant": reg.read_text(release, layout.croissant_json(dataset))}
 
 
 def read_release(reg: Registry, version: Version, previous: Version | None, date: str,
@@ -107,7 +113,7 @@ def read_release(reg: Registry, version: Version, previous: Version | None, date
     if not isinstance(got, dict) or got.get("commit") != release.commit:
         got = known[version.tag] = release_contents(reg, release)
     return ReleaseInfo(version, date, bump_kind(version, previous), got["metadata"], got["card"], got["size"],
-                       list(got["stages"]))
+                       list(got["stages"]), got.get("croissant"))
 
 
 def read_datasets(reg: Registry, known: dict[str, dict[str, Any]] | None = None) -> list[DatasetInfo]:
@@ -120,5 +126,5 @@ def read_datasets(reg: Registry, known: dict[str, dict[str, Any]] | None = None)
         versions = sorted(v for t in dates if (v := parse_tag(t, name)) and t in reg.refs)
         releases = [read_release(reg, v, versions[i - 1] if i else None, dates[v.tag], known)
                     for i, v in enumerate(versions)]
-        datasets.append(DatasetInfo(name, releases[::-1]))
+        datasets.append(DatasetInfo(name, releases[::-1], reg.stages(name)))
     return datasets

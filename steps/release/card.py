@@ -72,10 +72,18 @@ def schema_section(meta: dict[str, Any]) -> list[str]:
     lines = table(["feature", "dtype", "shape", "classes"], rows) if rows else ["No feature schema recorded."]
     files = schema.get("files", {})
     if files:
-        lines += ["", *table(["file", "path"], [[k, v] for k, v in sorted(files.items())])]
+        lines += ["", *table(["file", "path"], [file_row(k, v) for k, v in sorted(files.items())])]
     if schema.get("table"):
         lines += ["", f"Stored in the PostgreSQL table `{schema['table']}`."]
     return lines
+
+
+def file_row(key: str, value: Any) -> list[str]:
+    """(split or file, path) of a schema file: a pipeline maps a split to its path; curated data maps the path to
+    that file's own schema (shown by its format, never as raw JSON)."""
+    if isinstance(value, dict):
+        return [str(value.get("format") or "file"), key]
+    return [key, str(value)]
 
 
 def splits_section(meta: dict[str, Any]) -> list[str]:
@@ -149,7 +157,8 @@ def lineage_section(meta: dict[str, Any]) -> list[str]:
 def first_file(meta: dict[str, Any], suffix: str) -> str | None:
     """The schema file whose path ends with `suffix`: the train split's if there is one, else the first by key."""
     files = sorted(meta.get("schema", {}).get("files", {}).items(), key=lambda kv: (kv[0] != "train", kv[0]))
-    return next((p for _, p in files if isinstance(p, str) and p.endswith(suffix)), None)
+    paths = [p if isinstance(p, str) else k for k, p in files]  # curated data: {path: that file's schema}
+    return next((p for p in paths if p.endswith(suffix)), None)
 
 
 def load_section(name: str, meta: dict[str, Any]) -> list[str]:
