@@ -114,3 +114,11 @@ def test_the_client_reports_download_progress_to_a_callback(curated, tmp_path):
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     assert calls[0] == (0, size) and calls[-1] == (size, size)
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_diff_refuses_two_datasets_in_one_line(curated):
+    refused = run_dreg(curated.reg.root, "diff", f"{LONG}@1.0.0", f"{LONGER}@1.0.0", env=curated.env)
+    assert refused.returncode == 1 and refused.stdout == ""
+    line = (f"error: cannot compare {LONG}-v1.0.0 with {LONGER}-v1.0.0: they are releases of two datasets (hint: "
+            f"compare two versions of one dataset, e.g. `dreg diff {LONG}@A {LONG}@B`)")
+    assert refused.stderr.strip().splitlines() == [line]
