@@ -131,10 +131,17 @@ def is_distribution(part: str) -> bool:
 
 
 def class_distributions(meta: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """Every `*_distribution` block of the metrics: a `class_distribution` by the path above it (usually the
-    split), any other by its own path (`train.wine_type_distribution`)."""
+    """Every `class_distribution` block of the metrics, by the path above it (usually the split)."""
     return {k.removesuffix("class_distribution").rstrip(".") or "all": v
-            for k, v in flatten_dicts(meta.get("metrics", {})).items() if is_distribution(k.split(".")[-1])}
+            for k, v in flatten_dicts(meta.get("metrics", {})).items() if k.split(".")[-1] == "class_distribution"}
+
+
+def distributions(meta: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Every `*_distribution` block of the metrics: the class distributions as `class_distributions`, any other
+    by its own path (`train.wine_type_distribution`)."""
+    others = {k: v for k, v in flatten_dicts(meta.get("metrics", {})).items()
+              if is_distribution(k.split(".")[-1]) and k.split(".")[-1] != "class_distribution"}
+    return {**class_distributions(meta), **others}
 
 
 def sample_counts(meta: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +152,7 @@ def class_changes(old: dict[str, Any], new: dict[str, Any], threshold: float,
                   min_share: float = DEFAULT_MIN_SHARE) -> list[Change]:
     """Per split and class: the class's share of the split; flagged when it moves more than `threshold` (relative)
     and at least `min_share` (absolute: 0.00123 → 0.00131 is +6.5% of a class almost absent, not drift)."""
-    a, b = class_distributions(old), class_distributions(new)
+    a, b = distributions(old), distributions(new)
     changes = []
     for split in sorted(set(a) | set(b)):
         sa, sb = shares(a.get(split, {})), shares(b.get(split, {}))
