@@ -17,6 +17,7 @@ from steps.cli.attest import attest_app
 from steps.cli.catalog import catalog_app
 from steps.cli.completion import install_completion_option, register, show_completion
 from steps.cli.diff import diff_command
+from steps.cli.doctor import doctor_command
 from steps.cli.gc import gc_command
 from steps.cli.handoff import handoff_app
 from steps.cli.prompts import prompts_app
@@ -77,6 +78,7 @@ app.command("ls")(ls_command)
 app.command("promote")(promote_command)
 app.command("history")(history_command)
 app.command("gc")(gc_command)
+app.command("doctor")(doctor_command)
 app.add_typer(attest_app, name="attest")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(catalog_app, name="catalog")

@@ -3,14 +3,25 @@ the one registry handle, like `dvc get`/`dvc list` with the dataset grammar; eve
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from steps.cli.output import JsonFlag, RepoOption, console, plain, print_json
 from steps.cli.release import RefArg, reading
+from steps.output import err_console
 
 PathArg = Annotated[str, typer.Argument(metavar="[PATH]", help="A file or folder under data/DATASET/ (default: all "
                                                                "the version's data).", show_default=False)]
@@ -41,7 +52,20 @@ def get_command(
 ) -> None:
     """Download a file or all of a version's data, each file checked against its released md5 (all or nothing)."""
     out = out.resolve()  # named from where dreg was called, before it moves to the registry root
-    with reading(repo) as reg:
+    with reading(repo) as reg, progress_bar() as progress:
         release = reg.resolve(ref)
-        target = reg.download(release, path, out, force=force)
+        target = reg.download(release, path, out, force=force, progress=progress)
     console.print(plain(f"{release.tag}: wrote {target}"), soft_wrap=True)
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator[Callable[[int, int | None], None] | None]:
+    """A Rich download bar on stderr (bytes, speed, time left) when stderr is a terminal; None (nothing printed)
+    in a pipe or a log."""
+    if not err_console.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("downloading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console) as bar:
+        task = bar.add_task("download", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)

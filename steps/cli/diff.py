@@ -10,9 +10,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from steps.cli.output import JsonFlag, RepoOption, console, print_json
+from steps.cli.output import JsonFlag, RepoOption, console, plain, print_json
 from steps.cli.release import complete_ref, reading, release_metadata
-from steps.inspect.diff import DEFAULT_THRESHOLD_PCT, SECTIONS, Change, diff_metadata
+from steps.errors import DregError
+from steps.inspect.diff import (
+    DEFAULT_MIN_EFFECT,
+    DEFAULT_MIN_SHARE,
+    DEFAULT_THRESHOLD_PCT,
+    SECTIONS,
+    Change,
+    Floors,
+    diff_metadata,
+)
 from steps.refs.handle import Release
 
 
@@ -29,9 +38,15 @@ def fmt_rel(rel: float | None) -> str:
     return "" if rel is None else ("new" if math.isinf(rel) else f"{rel * 100:+.2f}%")
 
 
-def render(a: Release, b: Release, changes: list[Change], threshold: float) -> None:
+def describe(threshold: float, floors: Floors) -> str:
+    """The flag rule in words: the relative threshold and the absolute floors."""
+    return (f"above {threshold * 100:g}% and at least {floors.share:g} of a class share or {floors.effect:g} std "
+            "of a statistic")
+
+
+def render(a: Release, b: Release, changes: list[Change], threshold: float, floors: Floors) -> None:
     """Side-by-side table per section; flagged rows in red."""
-    console.print(f"[bold]{a.tag}[/bold] → [bold]{b.tag}[/bold]  (flag above {threshold * 100:g}%)")
+    console.print(plain(f"{a.tag} → {b.tag}  (flag {describe(threshold, floors)})"), style="bold", soft_wrap=True)
     for section, title in SECTIONS.items():
         rows = [c for c in changes if c.section == section]
         if not rows:
@@ -39,10 +54,11 @@ def render(a: Release, b: Release, changes: list[Change], threshold: float) -> N
             continue
         table = Table(title, a.tag, b.tag, "change", "")
         for c in rows:
-            table.add_row(c.key, fmt(c.old), fmt(c.new), fmt_rel(c.rel), "[red]FLAG[/red]" if c.flagged else "")
+            table.add_row(plain(c.key), plain(fmt(c.old)), plain(fmt(c.new)), fmt_rel(c.rel),
+                          "[red]FLAG[/red]" if c.flagged else "")
         console.print(table)
     flagged = sum(c.flagged for c in changes)
-    console.print(f"{flagged} change(s) above {threshold * 100:g}%" if flagged else "no change above the threshold")
+    console.print(f"{flagged} change(s) flagged" if flagged else "no change flagged", soft_wrap=True)
 
 
 def diff_command(
@@ -51,20 +67,33 @@ def diff_command(
     threshold: Annotated[float, typer.Option("--threshold", min=0,
                                              help="Flag relative changes above this many percent.")]
     = DEFAULT_THRESHOLD_PCT,
+    min_share: Annotated[float, typer.Option("--min-share", min=0, max=1, help="A class share is flagged only when "
+                                             "it also moves at least this much (0.01: one percentage point).")]
+    = DEFAULT_MIN_SHARE,
+    min_effect: Annotated[float, typer.Option("--min-effect", min=0, help="A statistic with a recorded std (a mean, "
+                                              "min, max) is flagged only when it also moves at least this many "
+                                              "stds.")] = DEFAULT_MIN_EFFECT,
     repo: RepoOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """What changed between two versions: params, sources, sample counts, class distributions, statistics."""
+    """What changed between two versions of one dataset: params, sources, sample counts, class distributions,
+    statistics; drift is flagged above a relative threshold and an absolute floor."""
+    floors = Floors(share=min_share, effect=min_effect)
     with reading(repo) as reg:
         a, b = reg.resolve(ref_a), reg.resolve(ref_b)
-        changes = diff_metadata(release_metadata(reg, a), release_metadata(reg, b), threshold / 100)
+        if a.dataset != b.dataset:
+            raise DregError(f"cannot compare {a.tag} with {b.tag}: they are releases of two datasets",
+                            f"compare two versions of one dataset, e.g. `dreg diff {a.dataset}@A {a.dataset}@B`")
+        changes = diff_metadata(release_metadata(reg, a), release_metadata(reg, b), threshold / 100, floors)
     if as_json:
-        print_json(diff_doc(a, b, changes, threshold / 100))
+        print_json(diff_doc(a, b, changes, threshold / 100, floors))
         return
-    render(a, b, changes, threshold / 100)
+    render(a, b, changes, threshold / 100, floors)
 
 
-def diff_doc(a: Release, b: Release, changes: list[Change], threshold: float) -> dict[str, Any]:
-    """The `--json` shape (docs/cli-json.md): both tags, the threshold and every change (`rel` null when new)."""
-    return {"from": a.tag, "to": b.tag, "threshold": threshold, "flagged": sum(c.flagged for c in changes),
+def diff_doc(a: Release, b: Release, changes: list[Change], threshold: float, floors: Floors) -> dict[str, Any]:
+    """The `--json` shape (docs/cli-json.md): both tags, the threshold, the floors and every change (`rel` null when
+    new)."""
+    return {"from": a.tag, "to": b.tag, "threshold": threshold, "min_share": floors.share,
+            "min_effect": floors.effect, "flagged": sum(c.flagged for c in changes),
             "changes": [{**asdict(c), "rel": None if c.rel is None or math.isinf(c.rel) else c.rel} for c in changes]}

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from steps.output import PIPE_WIDTH, console, make_console, plain
+from steps.output import PIPE_WIDTH, console, make_console, plain, print_table
 
-__all__ = ["PIPE_WIDTH", "JsonFlag", "RepoOption", "console", "make_console", "plain", "print_json", "shown"]
+__all__ = ["PIPE_WIDTH", "JsonFlag", "RepoOption", "console", "make_console", "plain", "print_json",
+           "print_table", "shown"]
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON (see docs/cli-json.md).")]
 RepoOption = Annotated[str | None, typer.Option("--repo", help="Registry to read instead of this checkout: a git URL, "

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from steps import layout
-from steps.cli.output import JsonFlag, RepoOption, console, plain, print_json, shown
+from steps.cli.output import JsonFlag, RepoOption, console, plain, print_json, print_table, shown
 from steps.errors import DregError
 from steps.refs.handle import Registry, Release, open_registry
 from steps.refs.pipelines import all_datasets, check_params, require_pipeline, require_registry, stages_of
@@ -114,11 +114,12 @@ def list_cmd(repo: RepoOption = None, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json({"repo": repo, "datasets": rows})
         return
-    table = Table("dataset", "latest", "versions", "stages")
+    table = Table(Column("dataset", no_wrap=True), Column("latest", no_wrap=True), Column("versions", overflow="fold"),
+                  Column("stages", overflow="fold"))
     for row in rows:
         stages = " ".join(f"{stage}={semver}" for stage, semver in sorted(row["stages"].items()))
         table.add_row(plain(row["dataset"]), shown(row["tag"]), " ".join(row["versions"]) or "-", stages or "-")
-    console.print(table)
+    print_table(table)  # dataset names and tags never cut: versions and stages wrap
 
 
 def stage_cmd(
@@ -199,7 +200,7 @@ def show_cmd(ref: RefArg, repo: RepoOption = None, as_json: JsonFlag = False) ->
     lineage = meta.get("lineage") or {}
     console.print(plain(f"{release.tag}  commit {release.commit[:10]}  created {shown(lineage.get('created_at'))}"),
                   style="bold")
-    console.print(show_table(meta))
+    print_table(show_table(meta))
 
 
 def croissant_cmd(
@@ -223,7 +224,7 @@ def show_table(meta: dict[str, Any]) -> Table:
     from steps.inspect.diff import flatten
 
     lineage = meta.get("lineage") or {}
-    table = Table("field", "value", show_header=False, box=None)
+    table = Table(Column("field", no_wrap=True), Column("value", overflow="fold"), show_header=False, box=None)
     for split, info in sorted((meta.get("splits") or {}).items()):
         table.add_row(f"split {split}", f"{shown(info.get('num_samples'))} samples")
     for key, value in flatten(meta.get("metrics") or {}).items():

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
-from steps.cli.output import JsonFlag, RepoOption, console, print_json, shown
+from steps.cli.output import JsonFlag, RepoOption, console, plain, print_json, print_table, shown
 from steps.cli.release import DatasetArg, RefArg, in_registry, reading
 
 
@@ -42,9 +42,11 @@ def history_command(dataset: DatasetArg, repo: RepoOption = None, as_json: JsonF
     if as_json:
         print_json({"dataset": dataset, "repo": repo, "stages": stages, "events": events})
         return
-    table = Table("at (UTC)", "event", "version", "tag", "by", title=dataset)
+    table = Table(*(Column(name, no_wrap=True) for name in ("at (UTC)", "event", "version", "tag")),
+                  Column("by", overflow="ellipsis"), title=plain(dataset))  # only the tagger may be shortened
     for e in events:
         what = "release" if e["kind"] == "release" else f"→ {e['stage']}"
-        table.add_row(str(e["at"]), what, shown(e["version"]), str(e["tag"]), shown(e["by"]))
-    console.print(table)
+        at = str(e["at"]).replace("T", " ").removesuffix("+00:00")  # the header says UTC
+        table.add_row(at, plain(what), shown(e["version"]), plain(e["tag"]), plain(shown(e["by"])))
+    print_table(table)
     console.print("stages: " + (" ".join(f"{s}={v}" for s, v in stages.items()) or "-"))

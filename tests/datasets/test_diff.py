@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from steps.dev.scaffold import update_params
-from steps.inspect.diff import diff_metadata
+from steps.inspect.diff import Floors, diff_metadata
 from tests.support.registry import commit_all
 
 
@@ -31,6 +31,40 @@ def test_changes_above_the_threshold_are_flagged():
     relaxed = {(c.section, c.key): c for c in diff_metadata(old, new, threshold=0.10)}
     assert not relaxed[("metrics", "train.pixel_mean")].flagged and not relaxed[("classes", "train.a")].flagged
     assert not any(c.section == "metrics" for c in diff_metadata(old, old, threshold=0.05))
+
+
+def test_a_class_share_needs_an_absolute_move_to_be_flagged():
+    """0.00123 → 0.00131 is +6.5% of a class that is almost absent, not drift; 0.50 → 0.45 is."""
+    old = metadata(0.30, 100_000, {"rare": 123, "a": 49_877, "b": 50_000})
+    new = metadata(0.30, 100_000, {"rare": 131, "a": 44_869, "b": 55_000})
+    changes = {(c.section, c.key): c for c in diff_metadata(old, new, threshold=0.05)}
+    rare = changes[("classes", "train.rare")]
+    assert (rare.old, rare.new) == (0.00123, 0.00131) and rare.rel > 0.05 and not rare.flagged
+    assert changes[("classes", "train.a")].flagged and changes[("classes", "train.b")].flagged  # ±10%, 5 points
+    strict = {(c.section, c.key): c for c in diff_metadata(old, new, 0.05, Floors(share=0.0))}
+    assert strict[("classes", "train.rare")].flagged
+
+
+def test_a_statistic_with_a_std_needs_a_move_of_a_tenth_of_it():
+    """A feature mean 0.050 → 0.053 (+6%) with std 0.1 moved 0.03 std: not flagged; 0.050 → 0.080 (0.3 std) is."""
+    def features(mean: float, std: float = 0.1) -> dict:
+        meta = metadata(0.30, 1000, {"a": 500, "b": 500})
+        meta["metrics"]["features"] = {"chlorides": {"mean": mean, "std": std, "min": 0.01, "max": 0.6}}
+        meta["metrics"]["train"]["wine_type_distribution"] = {"red": 250, "white": 750}
+        return meta
+
+    changes = {c.key: c for c in diff_metadata(features(0.050), features(0.053), 0.05) if c.section == "metrics"}
+    assert changes["features.chlorides.mean"].rel > 0.05 and not changes["features.chlorides.mean"].flagged
+    assert {c.key: c for c in diff_metadata(features(0.050), features(0.080), 0.05)}[
+        "features.chlorides.mean"].flagged
+    assert {c.key: c for c in diff_metadata(features(0.050), features(0.053), 0.05, Floors(effect=0.0))}[
+        "features.chlorides.mean"].flagged
+    moved = features(0.050)
+    moved["metrics"]["train"]["wine_type_distribution"] = {"red": 252, "white": 768}  # counts +2%/+2.4%, shares ~0
+    keys = {(c.section, c.key) for c in diff_metadata(features(0.050), moved, 0.01)}
+    assert ("classes", "train.wine_type_distribution.red") in keys  # compared as a share, never as a count
+    assert not any("wine_type_distribution" in key for section, key in keys if section == "metrics")
+    assert not any(c.flagged for c in diff_metadata(features(0.050), moved, 0.01))
 
 
 def test_diff_between_two_emotion_releases(registry, dreg):

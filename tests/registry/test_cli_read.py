@@ -86,7 +86,7 @@ def test_list_show_and_diff_json_shapes(released):
                      "commit": git(root, "rev-list", "-n1", "wine-quality-v1.0.0").strip(), "metadata": released_meta}
 
     diff = json.loads(released.dreg("diff", "wine-quality@1.0.0", "wine-quality@1.1.0", "--json").stdout)
-    assert set(diff) == {"from", "to", "threshold", "flagged", "changes"}
+    assert set(diff) == {"from", "to", "threshold", "min_share", "min_effect", "flagged", "changes"}
     change = next(c for c in diff["changes"] if c["key"] == "process.val_fraction")
     assert (change["section"], change["old"], change["new"]) == ("params", 0.2, 0.25)
     assert diff["flagged"] == sum(c["flagged"] for c in diff["changes"])
@@ -136,3 +136,22 @@ def test_json_is_one_key_sorted_document_when_piped(released):
     proc = run_dreg(released.reg.root, "show", "wine-quality", "--json", env=piped_env(released))
     doc = json.loads(proc.stdout)
     assert list(doc) == sorted(doc) and list(doc["metadata"]) == sorted(doc["metadata"])
+
+
+def test_diff_flags_drift_only_when_it_reaches_an_absolute_floor(released):
+    """1.1.0 holds out 25% instead of 20%: the split sizes move, the rare quality classes' shares move by a few
+    hundredths of a percent (relative changes above 5%), which is no drift."""
+    args = ("diff", "wine-quality@1.0.0", "wine-quality@1.1.0", "--json")
+    default = json.loads(released.dreg(*args).stdout)
+    assert (default["min_share"], default["min_effect"]) == (0.01, 0.1)
+    flagged = {(c["section"], c["key"]) for c in default["changes"] if c["flagged"]}
+    assert ("samples", "train") in flagged and ("samples", "val") in flagged
+    for c in default["changes"]:
+        if c["section"] == "classes" and c["flagged"] and None not in (c["old"], c["new"]):
+            assert abs(c["new"] - c["old"]) >= 0.01, c
+    loose = json.loads(released.dreg(*args, "--min-share", "0", "--min-effect", "0").stdout)
+    unfloored = [c for c in loose["changes"] if c["flagged"] and (c["section"], c["key"]) not in flagged]
+    assert unfloored and all(c["section"] in ("classes", "metrics") for c in unfloored)
+    assert loose["flagged"] > default["flagged"]
+    table = released.dreg("diff", "wine-quality@1.0.0", "wine-quality@1.1.0").stdout
+    assert "at least 0.01 of a class share or 0.1 std" in table and f"{default['flagged']} change(s) flagged" in table

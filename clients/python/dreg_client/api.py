@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from dreg_client import layout
 from dreg_client.attest import KeySpec
 from dreg_client.errors import PathNotFound, RegistryError
-from dreg_client.registry import Registry, Release
+from dreg_client.registry import Progress, Registry, Release
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,9 +129,9 @@ def read_ray(ref: str, path: str, version: str | None = None, repo: Repo = ".", 
 
 def download(ref: str, path: str, dest: str | os.PathLike[str], version: str | None = None, repo: Repo = ".",
              remote: str | None = None, force: bool = False, trusted_keys: KeySpec = None,
-             require_signed: bool | None = None) -> Path:
+             require_signed: bool | None = None, progress: Progress | None = None) -> Path:
     """Copy a file or folder of a release to `dest` (the file, or the folder's contents, land at `dest`); every
-    file md5-checked, all or nothing, like `dreg get`."""
+    file md5-checked, all or nothing, like `dreg get`; `progress(done, total)` as bytes arrive."""
     import shutil
     import tempfile
 
@@ -143,7 +143,7 @@ def download(ref: str, path: str, dest: str | os.PathLike[str], version: str | N
         opened(repo, remote, trusted_keys, require_signed) as reg,
         tempfile.TemporaryDirectory(prefix=".dreg-download-", dir=target.parent) as tmp,
     ):
-        got = reg.download(reg.resolve(ref, version), path, tmp)
+        got = reg.download(reg.resolve(ref, version), path, tmp, progress=progress)
         if target.exists():
             aside = Path(tmp) / ".old"
             os.replace(target, aside)

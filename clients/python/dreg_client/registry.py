@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from typing import Self  # annotations only: never imported at run time (the client runs on 3.10)
 
 CHUNK = 1 << 20
+Progress = Callable[[int, int | None], None]  # download progress: (bytes done, bytes in all or None)
 STAGING_PREFIX = ".dreg-get-"  # a download's staging folder inside its destination (renamed into place at the end)
 STAGING_LOCK = ".alive"
 STALE_STAGING_S = 120  # a staging folder this old whose lock is free was left by a dead download
@@ -459,11 +460,13 @@ class Registry:
                                           "pass remote= (the registry's DVC remote name)") from None
 
     def download(self, release: Release, path: str, dest: str | os.PathLike[str], force: bool = False,
-                 on_file: Callable[[DataFile], None] | None = None) -> Path:
+                 on_file: Callable[[DataFile], None] | None = None, progress: Progress | None = None) -> Path:
         """Copy a file or folder of the release (default: all its data) into the folder `dest`, under its own name;
-        every file md5-checked, all or nothing (a failure, or a signal, leaves nothing behind)."""
+        every file md5-checked, all or nothing (a failure, or a signal, leaves nothing behind). `progress(done,
+        total)` is called as bytes arrive (`total`: the bytes of all the files, None when a size is unknown)."""
         path = layout.check_data_path(path)
         files = self.files(release, path)
+        counted = byte_counter(files, progress)
         name = Path(path).name if path else release.dataset
         out = Path(dest)
         target = out / name
@@ -478,7 +481,7 @@ class Registry:
             prefix = f"{path}/" if path and not single else ""
             for f in files:
                 local = staging / name if single else staging / name / f.path.removeprefix(prefix)
-                self.copy_file(release, f, local)
+                self.copy_file(release, f, local, counted)
                 if on_file:
                     on_file(f)
             if target.exists():  # force: the old copy goes aside into the staging folder (removed with it)
@@ -489,9 +492,10 @@ class Registry:
             alive.release()
         return target
 
-    def copy_file(self, release: Release, f: DataFile, dest: Path) -> None:
-        """Stream one file of the release to `dest`, hashing as it goes; a mismatch with its md5 (or, signed, its
-        signed digests) raises IntegrityError."""
+    def copy_file(self, release: Release, f: DataFile, dest: Path,
+                  counted: Callable[[int], None] | None = None) -> None:
+        """Stream one file of the release to `dest`, hashing as it goes (`counted(n)` after each n bytes); a mismatch
+        with its md5 (or, signed, its signed digests) raises IntegrityError."""
         signed = self.attested(release)
         rel = layout.data_file(release.dataset, f.path)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -499,18 +503,23 @@ class Registry:
             data = self.git_named(release, rel)
             dest.write_bytes(data)
             got = attest.digests_of([data])
+            if counted:
+                counted(len(data))
         else:
-            got = self.stream_file(release, rel, dest)
+            got = self.stream_file(release, rel, dest, counted)
         check_md5(got.md5, f.md5, f"{release.tag}:{f.path}")
         check_signed(signed, release, rel, got)
 
-    def stream_file(self, release: Release, rel: str, dest: Path) -> attest.Digests:
-        """Stream the release's file `rel` through DVC to `dest`; its digests."""
+    def stream_file(self, release: Release, rel: str, dest: Path,
+                    counted: Callable[[int], None] | None = None) -> attest.Digests:
+        """Stream the release's file `rel` through DVC to `dest` (`counted(n)` after each chunk); its digests."""
         fs = self.fs(release)
         with dvc_errors(release, self.remote, rel), fs.open(rel, "rb") as src, open(dest, "wb") as out:
             def chunks() -> Iterator[bytes]:
                 for chunk in iter(lambda: src.read(CHUNK), b""):
                     out.write(chunk)
+                    if counted:
+                        counted(len(chunk))
                     yield chunk
             return attest.digests_of(chunks())
 
@@ -522,6 +531,23 @@ class Registry:
             raise RegistryError(f"{release.tag}: the file name {printable(rel)!r} is not UTF-8 and cannot be read",
                                 "rename the file in the registry (UTF-8 names only) and release again")
         return data
+
+
+def byte_counter(files: list[DataFile], progress: Progress | None) -> Callable[[int], None] | None:
+    """A callback adding each chunk's bytes to a running total and reporting `progress(done, total)`; None without
+    `progress`. `total` is the files' summed size, None when one is unknown."""
+    if progress is None:
+        return None
+    sizes = [f.size for f in files]
+    total = None if any(size is None for size in sizes) else sum(size or 0 for size in sizes)
+    done = [0]
+    progress(0, total)
+
+    def counted(n: int) -> None:
+        done[0] += n
+        progress(done[0], total)
+
+    return counted
 
 
 def check_signed(signed: attest.Attestation | None, release: Release, path: str, digests: attest.Digests) -> None:
