@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Column, Table
 from rich.text import Text
 
 from steps.cli.output import console, plain, print_table
-from steps.inspect.doctor import Check, run_checks
+
+if TYPE_CHECKING:
+    from steps.inspect.doctor import Check
 
 STYLES = {"ok": "green", "FAIL": "bold red", "skipped": "dim"}
 
@@ -16,6 +20,8 @@ def doctor_command() -> None:
     """Check this setup: the registry checkout, its git origin and DVC remote (with the credentials at hand), the
     MLflow server and pgvector database when configured, the signing and trusted keys when set. One row per check
     (ok, FAIL or skipped: not configured) and how to fix each failure; exit 1 if any check fails."""
+    from steps.inspect.doctor import run_checks
+
     checks = run_checks()
     print_table(report_table(checks))
     failures = [c for c in checks if c.status == "FAIL"]

@@ -118,8 +118,14 @@ def list_cmd(repo: RepoOption = None, as_json: JsonFlag = False) -> None:
                   Column("stages", overflow="fold"))
     for row in rows:
         stages = " ".join(f"{stage}={semver}" for stage, semver in sorted(row["stages"].items()))
-        table.add_row(plain(row["dataset"]), shown(row["tag"]), " ".join(row["versions"]) or "-", stages or "-")
+        table.add_row(plain(row["dataset"]), shown(row["tag"]), newest_versions(row["versions"]), stages or "-")
     print_table(table)  # dataset names and tags never cut: versions and stages wrap
+
+
+def newest_versions(versions: list[str], limit: int = 8) -> str:
+    """The newest `limit` versions and how many more there are (`--json` lists all); "-" for none."""
+    more = f" … {len(versions) - limit} more (--json lists all)" if len(versions) > limit else ""
+    return " ".join(versions[:limit]) + more if versions else "-"
 
 
 def stage_cmd(

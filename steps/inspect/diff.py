@@ -107,13 +107,16 @@ def std_scale(key: str, old: dict[str, Any], new: dict[str, Any]) -> float:
     return max([abs(float(s)) for s in stds if is_number(s)], default=0.0)
 
 
+PROMPT_KEYS = {"name": "prompt_name", "version": "prompt_version", "alias": "alias", "sha256": "sha256"}
+
+
 def sources(meta: dict[str, Any]) -> dict[str, Any]:
     """Source checksums, source kind, upstream tags, the Hub commit and the prompt (if any), flat."""
     lineage = meta.get("lineage", {})
     files = {f"{f.get('file') or f.get('url')}.sha256": f.get("sha256") or f.get("md5")
              for f in lineage.get("source", {}).get("files", [])}
-    prompt = {f"prompt.{k}": meta["prompt"].get(k) for k in ("name", "version", "alias", "sha256")} if meta.get(
-        "prompt") else {}
+    recorded = meta.get("prompt") or {}  # what roco-radiology's process records (steps/datasets/roco_radiology.py)
+    prompt = {f"prompt.{name}": recorded.get(key) for name, key in PROMPT_KEYS.items()} if recorded else {}
     upstream = {f"upstream.{k}": v for k, v in lineage.get("upstream", {}).items()}
     hub = {f"hub.{k}": v for k, v in lineage.get("hub", {}).items()}  # repo, path, ref and the commit read
     return {"source.kind": lineage.get("source", {}).get("kind"), **files, **upstream, **hub, **prompt}

@@ -10,7 +10,6 @@ from types import ModuleType
 from steps import layout
 from steps.errors import DregError
 from steps.kit.files import load_yaml
-from steps.kit.params import param_value, read_params_file
 from steps.layout import curated_datasets, pipeline_datasets
 from steps.refs.lock import read_lock, recorded_params
 from steps.refs.versions import check_dataset, unknown_dataset
@@ -98,6 +97,8 @@ def dataset_module(dataset: str) -> ModuleType | None:
 
 def params_unchanged_since_lock(dataset: str, root: Path | str = ".") -> bool:
     """True when every params section recorded in dvc.lock equals params.yaml (already validated by that run)."""
+    from steps.kit.params import param_value, read_params_file  # pydantic: only for commands that run stages
+
     if not Path(root, layout.dvc_lock(dataset)).exists():
         return False
     current = read_params_file(Path(root, layout.params_yaml(dataset)))
@@ -113,6 +114,8 @@ def check_params(dataset: str) -> None:
     validated them. The file is always read first (bounded: no alias bomb reaches DVC's parser; a list or bad
     YAML is one error naming it).
     """
+    from steps.kit.params import read_params_file
+
     facts(dataset)
     if not Path(layout.dvc_lock(dataset)).exists():
         read_params_file(Path(layout.params_yaml(dataset)))

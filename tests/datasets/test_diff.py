@@ -33,6 +33,16 @@ def test_changes_above_the_threshold_are_flagged():
     assert not any(c.section == "metrics" for c in diff_metadata(old, old, threshold=0.05))
 
 
+def test_a_new_prompt_version_is_a_source_change():
+    """The prompt as roco-radiology records it (`prompt_name`, `prompt_version`, …) shows up among the sources."""
+    old, new = metadata(0.3, 10, {"a": 5}), metadata(0.3, 10, {"a": 5})
+    old["prompt"] = {"prompt_name": "radiology-caption", "prompt_version": 1, "alias": "production", "sha256": "1"}
+    new["prompt"] = {**old["prompt"], "prompt_version": 2, "sha256": "2"}
+    changes = {(c.section, c.key): (c.old, c.new) for c in diff_metadata(old, new, threshold=0.05)}
+    assert changes[("sources", "prompt.version")] == (1, 2) and changes[("sources", "prompt.sha256")] == ("1", "2")
+    assert ("sources", "prompt.name") not in changes  # unchanged
+
+
 def test_a_class_share_needs_an_absolute_move_to_be_flagged():
     """0.00123 → 0.00131 is +6.5% of a class that is almost absent, not drift; 0.50 → 0.45 is."""
     old = metadata(0.30, 100_000, {"rare": 123, "a": 49_877, "b": 50_000})

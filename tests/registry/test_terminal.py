@@ -122,3 +122,12 @@ def test_diff_refuses_two_datasets_in_one_line(curated):
     line = (f"error: cannot compare {LONG}-v1.0.0 with {LONGER}-v1.0.0: they are releases of two datasets (hint: "
             f"compare two versions of one dataset, e.g. `dreg diff {LONG}@A {LONG}@B`)")
     assert refused.stderr.strip().splitlines() == [line]
+
+
+def test_list_shows_the_newest_versions_and_how_many_more():
+    """A dataset released nightly for years: its row names the newest eight and counts the rest."""
+    from steps.cli.release import newest_versions
+
+    many = [f"1.0.{n}" for n in range(500, 0, -1)]
+    assert newest_versions(many) == " ".join(many[:8]) + " … 492 more (--json lists all)"
+    assert newest_versions(["1.1.0", "1.0.0"]) == "1.1.0 1.0.0" and newest_versions([]) == "-"
