@@ -47,29 +47,28 @@ def search_command(
     Reads the registry's embedded PostgreSQL (started for this search, stopped after it; never created here) or the
     server in PGVECTOR_HOST. A server started with `dreg search --serve` in this registry answers instead, with the
     model already loaded."""
-    from steps.config import get_settings
     from steps.embeddings.serve import ask
-    from steps.embeddings.spec import check_table_name
 
-    if table and get_settings().pgvector_host:
-        root = Path.cwd()  # a named table on a configured server: no registry needed
+    root = Path.cwd() if table and pgvector_host() else in_registry()  # a named table on a server: no registry
+    reply = None
+    if not serve:
+        if not query.strip():
+            raise DregError("empty query", "pass the text to search for")
+        reply = ask({"query": query, "k": k, "table": table})  # a `--serve` server here: no model load at all
+        if reply is not None and "error" in reply:
+            raise DregError(str(reply["error"]), reply.get("hint"))
+    if reply is not None:
+        name, hits = str(reply["table"]), [(h["score"], h["content"], h["metadata"]) for h in reply["hits"]]
     else:
-        from steps.cli.release import in_registry
+        from steps.embeddings.spec import check_table_name
 
-        root = in_registry()
-    name = check_table_name(table or configured_table(root))
-    if serve:
-        from steps.embeddings.serve import serve as serve_searches
+        name = check_table_name(table or configured_table(root))
+        if serve:
+            from steps.embeddings.serve import serve as serve_searches
 
-        serve_searches(root, name, idle)
-        return
-    if not query.strip():
-        raise DregError("empty query", "pass the text to search for")
-    reply = ask({"query": query, "k": k, "table": name})
-    if reply is not None and "error" in reply:
-        raise DregError(str(reply["error"]), reply.get("hint"))
-    hits = [(h["score"], h["content"], h["metadata"]) for h in reply["hits"]] if reply \
-        else searched(root, name, query, k)
+            serve_searches(root, name, idle)
+            return
+        hits = searched(root, name, query, k)
     if as_json:
         print_json({"query": query, "table": name, "k": k,
                     "hits": [{"rank": rank, "score": score, "content": content, "metadata": meta}
@@ -81,6 +80,20 @@ def search_command(
         out.add_row(str(rank), f"{score:.3f}", str(m.get("source_repo", "")), str(m.get("source_file", "")),
                     section, first_lines(content))
     console.print(out)
+
+
+def pgvector_host() -> str | None:
+    """PGVECTOR_HOST from the settings (loaded only when a command names a table)."""
+    from steps.config import get_settings
+
+    return get_settings().pgvector_host
+
+
+def in_registry() -> Path:
+    """The registry root, made the working directory (see `steps.cli.release.in_registry`)."""
+    from steps.cli.release import in_registry as enter
+
+    return enter()
 
 
 def searched(root: Path, table: str, query: str, k: int) -> list[tuple[float, str, dict[str, Any]]]:

@@ -86,9 +86,13 @@ def serve(root: Path, default_table: str, idle_s: float) -> None:
     the first search."""
     from steps.embeddings.db import connect, pg_target
     from steps.embeddings.query import search
+    from steps.embeddings.spec import check_table_name
 
     conn = connect(pg_target(root, announce=False, create=False))
     stop = False
+
+    def searching(table: str, query: str, k: int) -> list[Any]:
+        return search(conn, check_table_name(table), query, k)
 
     def ended(*_: object) -> None:
         nonlocal stop
@@ -106,7 +110,7 @@ def serve(root: Path, default_table: str, idle_s: float) -> None:
                 client, _ = sock.accept()
                 start = time.perf_counter()
                 with client, client.makefile("rwb") as stream:
-                    reply = answer(stream.readline(LIMIT), lambda t, q, k: search(conn, t, q, k), default_table)
+                    reply = answer(stream.readline(LIMIT), searching, default_table)
                     with contextlib.suppress(OSError):
                         stream.write(json.dumps(reply).encode() + b"\n")
                         stream.flush()
