@@ -19,8 +19,9 @@ VENV_BIN = str(Path(sys.executable).parent)
 
 def cli_env(**extra: str) -> dict[str, str]:
     """Environment for running `dreg` in a subprocess: this venv first, no inherited registry settings."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DREG_", "DVC_", "ARGO_", "DOCKER_IMAGE", "MLFLOW_", "PGVECTOR_"))}
+    env = {k: v for k, v in os.environ.items()  # COLUMNS/LINES: pytest-xdist workers set 80x24; dreg is piped here
+           if not k.startswith(("DREG_", "DVC_", "ARGO_", "DOCKER_IMAGE", "MLFLOW_", "PGVECTOR_"))
+           and k not in ("COLUMNS", "LINES")}
     env.update(PATH=VENV_BIN + os.pathsep + env.get("PATH", ""), DREG_DOWNLOAD_BACKOFF="0",
                DREG_DOWNLOAD_RETRIES="2", DVC_NO_ANALYTICS="1", **extra)
     return env
