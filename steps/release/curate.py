@@ -172,11 +172,24 @@ def add_files(dataset: str, files: list[Path], bump: Bump = "patch", push: bool 
               new: bool = False) -> Release | None:
     """Validate, `dvc add`, then release the data like a pipeline's; None if nothing changed. A dataset that does
     not exist yet needs `new`."""
+    from steps.kit.lineage_events import LineageRun, read_lineage, reported
+
     root = repo_root()
     files = [f.resolve() for f in files]
     check_inputs(dataset, files, root, new)
+    placed = place(files, root / layout.data_dir(dataset))
+    with reported(LineageRun(f"{dataset}.add", [p.relative_to(root).as_posix() for p in placed], []), root) as run:
+        made = add_placed(dataset, placed, bump, push, root)  # OpenLineage: START, COMPLETE/FAIL, like a publish
+        if made is not None:
+            run.outputs = [made.tag]
+            run.lineage, run.metadata = read_lineage(dataset, root)
+    return made
+
+
+def add_placed(dataset: str, placed: list[Path], bump: Bump, push: bool, root: Path) -> Release | None:
+    """`dvc add` the placed files, write the curated metadata and release; None if nothing changed."""
     repo = open_repo(root)
-    dvc_add(repo, place(files, root / layout.data_dir(dataset)))
+    dvc_add(repo, placed)
     meta = root / layout.metadata_json(dataset)
     before = meta.read_bytes() if meta.exists() else None
     write_curated_metadata(dataset, root)

@@ -130,3 +130,17 @@ def test_events_go_over_http_when_openlineage_url_is_set_and_a_dead_backend_fail
     with pytest.raises(ValueError, match="boom"), lineage_reported(LineageRun("x.download", [], []), tmp_path):
         raise ValueError("boom")  # the stage's own error, not the lineage backend's
     assert "OpenLineage event not sent" in capsys.readouterr().err
+
+
+def test_dreg_add_reports_its_release_like_a_publish(tmp_path: Path, source_server: SourceServer) -> None:
+    """A curated release (`dreg add`) emits START then COMPLETE: the added files in, the new tag out, its lineage."""
+    reg = local_registry(tmp_path / "reg", source_server)
+    (tmp_path / "table.csv").write_text("city,rain_mm\nPorto,1200\nOslo,760\n")
+    added = run_dreg(reg.root, "add", "notes", str(tmp_path / "table.csv"), "--new", env=cli_env())
+    assert added.returncode == 0, added.stderr
+    events = [e for e in read_events(reg.root) if e["job"]["name"] == "notes.add"]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    done = events[-1]
+    assert [d["name"] for d in done["inputs"]] == ["data/notes/table.csv"]
+    assert [d["name"] for d in done["outputs"]] == ["notes-v1.0.0"]
+    assert done["run"]["facets"][LINEAGE_FACET]["source"]["kind"] == "curated"
