@@ -105,9 +105,14 @@ def profile_env_file(root: Path | None = None) -> Path:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Settings for this process: environment first, then the profile's `.env` file (its relative paths read from
-    the file's folder, so a registry that is moved or cloned elsewhere keeps working)."""
-    env_file = profile_env_file()
+    """Settings for this process: `registry_settings` of the working directory's registry, read once."""
+    return registry_settings()
+
+
+def registry_settings(root: Path | None = None) -> Settings:
+    """Environment first, then the profile's `.env` file of the registry at `root` (default: the working
+    directory's), its relative paths read from the file's folder (a moved or cloned registry keeps working)."""
+    env_file = profile_env_file(root)
     return file_paths_resolved(checked(Settings, _env_file=env_file), env_file)
 
 

@@ -13,7 +13,7 @@ from steps.git import git_out
 from steps.kit.files import load_yaml
 from steps.refs.handle import Registry, Release
 from steps.refs.lock import out_sizes, parse_lock
-from steps.refs.versions import Version, datasets_in, parse_tag
+from steps.refs.versions import Version, parse_tag
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def read_datasets(reg: Registry, known: dict[str, dict[str, Any]] | None = None)
     contents of releases in `known` ({tag: contents}, from an earlier build; updated) are not read again."""
     known = {} if known is None else known
     datasets = []
-    for name in sorted(datasets_in(reg.refs)):
+    for name in sorted(reg.index.versions):  # the refs as the handle parsed them once
         dates = tag_dates(reg.tag_objects(name), name)
         versions = sorted(v for t in dates if (v := parse_tag(t, name)) and t in reg.refs)
         releases = [read_release(reg, v, versions[i - 1] if i else None, dates[v.tag], known)

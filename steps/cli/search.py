@@ -10,6 +10,7 @@ from rich.table import Table
 
 from steps import layout
 from steps.cli.output import JsonFlag, make_console, print_json
+from steps.cli.release import in_registry
 from steps.errors import DregError
 
 EMBEDDINGS_DATASET = "opencloudhub-readmes-embeddings"
@@ -87,13 +88,6 @@ def pgvector_host() -> str | None:
     from steps.config import get_settings
 
     return get_settings().pgvector_host
-
-
-def in_registry() -> Path:
-    """The registry root, made the working directory (see `steps.cli.release.in_registry`)."""
-    from steps.cli.release import in_registry as enter
-
-    return enter()
 
 
 def searched(root: Path, table: str, query: str, k: int) -> list[tuple[float, str, dict[str, Any]]]:

@@ -88,10 +88,9 @@ def scratch_env(scratch: Path, root: Path) -> Iterator[None]:
 
 def registry_folders(root: Path) -> dict[str, str]:
     """DREG_MIRROR and DVC_LOCAL_REMOTE_URL as the registry at `root` resolves them (absolute), where set."""
-    from steps.config import Settings, checked, file_paths_resolved, profile_env_file
+    from steps.config import registry_settings
 
-    env_file = profile_env_file(root)
-    settings = file_paths_resolved(checked(Settings, _env_file=env_file), env_file)
+    settings = registry_settings(root)
     with contextlib.closing(open_repo(root)) as repo:
         local = (repo.config.get("remote") or {}).get("local", {}).get("url")
     pins = {"DREG_MIRROR": settings.mirror, "DVC_LOCAL_REMOTE_URL": settings.local_remote_url or local}

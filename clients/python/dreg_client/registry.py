@@ -394,8 +394,8 @@ class Registry:
                               else Path(self.url.removeprefix("file://")))
         if local is None:
             return {}
-        text = git("show", f"{release.commit}:.dvc/config", cwd=self.gitdir(release), check=False).stdout
-        return relative_remotes(text, local / ".dvc")
+        text = self.git_bytes(release, ".dvc/config") or b""  # the handle's one blob reader, no extra process
+        return relative_remotes(text.decode(errors="replace"), local / ".dvc")
 
     def files(self, release: Release, path: str = "") -> list[DataFile]:
         """Every file of the release under `data/<dataset>/<path>` (a file or a folder), sorted, with size and md5
@@ -752,8 +752,8 @@ def relative_remotes(config_text: str, base: Path) -> dict[str, dict[str, str]]:
     for section, values in sections.items():
         named = re.fullmatch(r'remote\s+"(.+)"', section.strip("'"))
         url = values.get("url") if named and isinstance(values, Mapping) else None
-        if isinstance(url, str) and url and "://" not in url and not os.path.isabs(url):
-            found[named.group(1) if named else section] = {"url": os.path.normpath(base / url)}
+        if named and isinstance(url, str) and url and "://" not in url and not os.path.isabs(url):
+            found[named.group(1)] = {"url": os.path.normpath(base / url)}
     return found
 
 
